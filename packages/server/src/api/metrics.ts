@@ -1,0 +1,57 @@
+import type { ServerResponse } from 'node:http';
+import type { FastifyInstance } from 'fastify';
+import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
+
+export interface Metrics {
+  readonly registry: Registry;
+  countError(code: string): void;
+}
+
+/** Prometheus metrics for one server: requests, latency, in-flight requests, errors by code. */
+export function registerMetrics(app: FastifyInstance): Metrics {
+  const registry = new Registry();
+  collectDefaultMetrics({ register: registry, prefix: 'parley_' });
+  const requests = new Counter({
+    name: 'parley_http_requests_total',
+    help: 'HTTP requests answered, by method, route and status',
+    labelNames: ['method', 'route', 'status'] as const,
+    registers: [registry],
+  });
+  const duration = new Histogram({
+    name: 'parley_http_request_duration_seconds',
+    help: 'Time to answer an HTTP request, by method and route',
+    labelNames: ['method', 'route'] as const,
+    buckets: [0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10],
+    registers: [registry],
+  });
+  const inFlight = new Gauge({
+    name: 'parley_http_requests_in_flight',
+    help: 'HTTP requests being answered now (streams included)',
+    registers: [registry],
+  });
+  const errors = new Counter({
+    name: 'parley_http_errors_total',
+    help: 'Error responses, by error code',
+    labelNames: ['code'] as const,
+    registers: [registry],
+  });
+
+  // 'close' fires once per response whether it finished or the client went away; a shared
+  // listener avoids a closure per request.
+  function settle(this: ServerResponse) {
+    inFlight.dec();
+  }
+  app.addHook('onRequest', (_request, reply, done) => {
+    inFlight.inc();
+    reply.raw.once('close', settle);
+    done();
+  });
+  app.addHook('onResponse', (request, reply, done) => {
+    const route = request.routeOptions.url ?? 'unmatched';
+    requests.inc({ method: request.method, route, status: reply.statusCode });
+    duration.observe({ method: request.method, route }, reply.elapsedTime / 1000);
+    done();
+  });
+
+  return { registry, countError: (code) => errors.inc({ code }) };
+}

@@ -1,0 +1,88 @@
+import { randomUUID } from 'node:crypto';
+import cookie from '@fastify/cookie';
+import cors from '@fastify/cors';
+import helmet from '@fastify/helmet';
+import swagger from '@fastify/swagger';
+import swaggerUi from '@fastify/swagger-ui';
+import Fastify, { type FastifyInstance, type FastifyServerOptions } from 'fastify';
+import type { Config } from '../config/schema.js';
+import type { Core } from '../core/index.js';
+import { logError, setErrorHeaders, toApiError } from './errors.js';
+import { healthRoutes } from './health.js';
+import { registerMetrics } from './metrics.js';
+import { NATIVE_PREFIX, nativeApi } from './native/index.js';
+import { createValidatorCompiler } from './validation.js';
+
+export interface ServerDeps {
+  config: Config;
+  core: Core;
+  version: string;
+  /** Resolves when every store the server depends on answers; rejects otherwise. */
+  checkReady: () => Promise<void>;
+  logger?: FastifyServerOptions['logger'];
+}
+
+export async function buildServer(deps: ServerDeps): Promise<FastifyInstance> {
+  const { config } = deps;
+  const app = Fastify({
+    logger: deps.logger ?? { level: config.logLevel },
+    bodyLimit: config.bodyLimitBytes,
+    trustProxy: config.trustProxy,
+    requestIdHeader: 'x-request-id',
+    genReqId: () => randomUUID(),
+    return503OnClosing: true,
+    forceCloseConnections: 'idle',
+  });
+  app.setValidatorCompiler(createValidatorCompiler());
+  app.addHook('onSend', (request, reply, _payload, done) => {
+    reply.header('x-request-id', request.id);
+    done();
+  });
+
+  const metrics = registerMetrics(app);
+  // The native error format is the default for everything outside other surfaces' own scopes.
+  app.setErrorHandler((error, request, reply) => {
+    const apiError = toApiError(error);
+    logError(request, error, apiError);
+    metrics.countError(apiError.code);
+    setErrorHeaders(reply, error, apiError);
+    const { code, message, details } = apiError;
+    return reply.code(apiError.status).send({ error: details ? { code, message, details } : { code, message } });
+  });
+  app.setNotFoundHandler((request, reply) => {
+    metrics.countError('NOT_FOUND');
+    return reply
+      .code(404)
+      .send({
+        error: { code: 'NOT_FOUND', message: `Route ${request.method} ${request.url.split('?')[0]} not found` },
+      });
+  });
+
+  await app.register(cookie);
+  await app.register(cors, { origin: config.cors.origins.length ? config.cors.origins : false, credentials: true });
+  // Plain-HTTP deployments on a LAN are normal for a self-hosted server: do not force upgrades to HTTPS.
+  await app.register(helmet, {
+    global: true,
+    hsts: false,
+    contentSecurityPolicy: { directives: { upgradeInsecureRequests: null } },
+  });
+  await app.register(swagger, {
+    openapi: {
+      openapi: '3.1.0',
+      info: { title: `${config.service.name} API`, description: config.service.description, version: deps.version },
+      components: {
+        securitySchemes: {
+          apiKey: { type: 'http', scheme: 'bearer', description: 'An API key (`pk_…`) or a session token' },
+          session: { type: 'apiKey', in: 'cookie', name: 'parley_session' },
+        },
+      },
+      security: [{ apiKey: [] }, { session: [] }],
+    },
+  });
+  await app.register(swaggerUi, { routePrefix: '/docs', staticCSP: true });
+
+  healthRoutes(app, { registry: metrics.registry, checkReady: deps.checkReady });
+  app.get(`${NATIVE_PREFIX}/openapi.json`, { schema: { hide: true } }, async () => app.swagger());
+  await nativeApi(app, { core: deps.core, config, version: deps.version });
+  return app;
+}

@@ -1,0 +1,32 @@
+#!/usr/bin/env node
+import { Command, InvalidArgumentError } from 'commander';
+import { VERSION } from '../app.js';
+import { ConfigError } from '../config/load.js';
+import { DomainError } from '../core/errors.js';
+import { configCommands } from './config.js';
+import { keyCommands } from './keys.js';
+import { migrateCommand, serveCommand } from './serve.js';
+import { userCommands } from './users.js';
+
+const program = new Command('parley')
+  .description('Parley, a self-hosted AI chat platform server')
+  .version(VERSION)
+  .option('-c, --config <file>', 'config file (default: PARLEY_CONFIG, else ./parley.config.{json,yaml,yml})')
+  .showHelpAfterError();
+
+serveCommand(program);
+migrateCommand(program);
+userCommands(program);
+keyCommands(program);
+configCommands(program);
+
+try {
+  await program.parseAsync(process.argv.length > 2 ? process.argv : [...process.argv, 'serve']);
+} catch (err) {
+  if (err instanceof ConfigError || err instanceof DomainError || err instanceof InvalidArgumentError) {
+    console.error(`parley: ${err.message}`);
+  } else {
+    console.error(err);
+  }
+  process.exitCode = 1;
+}

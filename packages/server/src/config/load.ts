@@ -1,0 +1,146 @@
+import { existsSync, readFileSync } from 'node:fs';
+import { resolve } from 'node:path';
+import Value from 'typebox/value';
+import { parse as parseYaml } from 'yaml';
+import { ConfigSchema, SECRET_KEYS, type Config } from './schema.js';
+
+/** A configuration that cannot be used; its message is the one line the operator sees. */
+export class ConfigError extends Error {
+  override name = 'ConfigError';
+}
+
+type EnvKind = 'string' | 'integer' | 'boolean' | 'list';
+
+/** `PARLEY_*` variables and the config key each one overrides. */
+export const ENV_OVERRIDES: Record<string, { key: string; kind: EnvKind }> = {
+  PARLEY_PORT: { key: 'port', kind: 'integer' },
+  PARLEY_HOST: { key: 'host', kind: 'string' },
+  PARLEY_DATA_DIR: { key: 'dataDir', kind: 'string' },
+  PARLEY_DATABASE_URL: { key: 'databaseUrl', kind: 'string' },
+  PARLEY_DATABASE_POOL_SIZE: { key: 'databasePoolSize', kind: 'integer' },
+  PARLEY_REDIS_URL: { key: 'redisUrl', kind: 'string' },
+  PARLEY_REDIS_KEY_PREFIX: { key: 'redisKeyPrefix', kind: 'string' },
+  PARLEY_SECRET: { key: 'secret', kind: 'string' },
+  PARLEY_LOG_LEVEL: { key: 'logLevel', kind: 'string' },
+  PARLEY_BODY_LIMIT_BYTES: { key: 'bodyLimitBytes', kind: 'integer' },
+  PARLEY_TRUST_PROXY: { key: 'trustProxy', kind: 'boolean' },
+  PARLEY_CORS_ORIGINS: { key: 'cors.origins', kind: 'list' },
+  PARLEY_SESSION_LIFETIME_SECONDS: { key: 'session.lifetimeSeconds', kind: 'integer' },
+  PARLEY_ALLOW_REGISTRATION: { key: 'allowRegistration', kind: 'boolean' },
+};
+
+const CONFIG_FILES = ['parley.config.json', 'parley.config.yaml', 'parley.config.yml'];
+
+export interface LoadOptions {
+  env?: NodeJS.ProcessEnv;
+  cwd?: string;
+  /** Explicit config file; otherwise PARLEY_CONFIG, otherwise parley.config.{json,yaml,yml} in cwd. */
+  file?: string;
+  /** Values that win over file and environment (used by embedders and tests). */
+  overrides?: Record<string, unknown>;
+}
+
+export function loadConfig(options: LoadOptions = {}): Config {
+  const env = options.env ?? process.env;
+  const cwd = options.cwd ?? process.cwd();
+  const raw = readConfigFile(options.file ?? env.PARLEY_CONFIG, cwd);
+  const sources = new Map<string, string>();
+
+  for (const [name, { key, kind }] of Object.entries(ENV_OVERRIDES)) {
+    const value = env[name];
+    if (value === undefined) continue;
+    setPath(raw, key, fromEnv(value, kind));
+    sources.set(key, name);
+  }
+  for (const [key, value] of Object.entries(options.overrides ?? {})) setPath(raw, key, value);
+
+  const config = Value.Default(ConfigSchema, raw) as Record<string, unknown>;
+  const [first] = Value.Errors(ConfigSchema, config);
+  if (first) throw new ConfigError(describe(first, config, sources));
+  return config as Config;
+}
+
+function readConfigFile(file: string | undefined, cwd: string): Record<string, unknown> {
+  const path = file ? resolve(cwd, file) : CONFIG_FILES.map((f) => resolve(cwd, f)).find((f) => existsSync(f));
+  if (!path) return {};
+  let parsed: unknown;
+  try {
+    const text = readFileSync(path, 'utf8');
+    parsed = path.endsWith('.json') ? JSON.parse(text) : parseYaml(text);
+  } catch (err) {
+    throw new ConfigError(`Cannot read config file ${path}: ${(err as Error).message}`);
+  }
+  if (parsed == null) return {};
+  if (typeof parsed !== 'object' || Array.isArray(parsed)) {
+    throw new ConfigError(`Config file ${path} must hold an object`);
+  }
+  return parsed as Record<string, unknown>;
+}
+
+/** Env values stay strings when they do not parse, so validation names the key and the bad value. */
+function fromEnv(value: string, kind: EnvKind): unknown {
+  switch (kind) {
+    case 'integer':
+      return /^-?\d+$/.test(value.trim()) ? Number(value) : value;
+    case 'boolean':
+      if (/^(1|true|yes|on)$/i.test(value)) return true;
+      if (/^(0|false|no|off)$/i.test(value)) return false;
+      return value;
+    case 'list':
+      return value
+        .split(',')
+        .map((s) => s.trim())
+        .filter(Boolean);
+    default:
+      return value;
+  }
+}
+
+function setPath(target: Record<string, unknown>, dotted: string, value: unknown): void {
+  const parts = dotted.split('.');
+  let node = target;
+  for (const part of parts.slice(0, -1)) {
+    const next = node[part];
+    if (typeof next !== 'object' || next === null) node[part] = {};
+    node = node[part] as Record<string, unknown>;
+  }
+  node[parts[parts.length - 1]!] = value;
+}
+
+function describe(
+  error: { instancePath: string; message: string; keyword: string; params: Record<string, unknown> },
+  config: Record<string, unknown>,
+  sources: Map<string, string>,
+): string {
+  if (error.keyword === 'additionalProperties' || error.keyword === 'boolean') {
+    const extra = (error.params.additionalProperties as string[] | undefined)?.[0];
+    const path = error.instancePath.split('/').filter(Boolean);
+    if (extra) path.push(extra);
+    return `Invalid configuration: unknown key "${path.join('.')}"`;
+  }
+  const key = error.instancePath.split('/').filter(Boolean).join('.');
+  const source = sources.get(key);
+  const value = key.split('.').reduce<unknown>((v, k) => (v as Record<string, unknown> | undefined)?.[k], config);
+  const shown = (SECRET_KEYS as readonly string[]).includes(key) ? '(hidden)' : JSON.stringify(value);
+  return `Invalid configuration: ${key}${source ? ` (${source})` : ''} ${error.message}, got ${shown}`;
+}
+
+/** The effective config for display: secrets replaced, passwords inside URLs hidden. */
+export function maskSecrets(config: Config): Config {
+  const masked = structuredClone(config);
+  masked.secret = config.secret ? '********' : '';
+  masked.databaseUrl = maskUrlPassword(config.databaseUrl);
+  masked.redisUrl = maskUrlPassword(config.redisUrl);
+  return masked;
+}
+
+function maskUrlPassword(url: string): string {
+  if (!url) return url;
+  try {
+    const parsed = new URL(url);
+    if (parsed.password) parsed.password = '********';
+    return parsed.toString();
+  } catch {
+    return '********';
+  }
+}

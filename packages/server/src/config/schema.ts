@@ -1,0 +1,83 @@
+import { Type, type Static } from 'typebox';
+
+const Tier = Type.Object(
+  {
+    requestsPerMinute: Type.Integer({ minimum: 1 }),
+    requestsPerDay: Type.Integer({ minimum: 1 }),
+    features: Type.Array(Type.String({ minLength: 1, maxLength: 64 }), { maxItems: 100, default: [] }),
+  },
+  { additionalProperties: false },
+);
+
+const tier = (requestsPerMinute: number, requestsPerDay: number) =>
+  Type.Object(Tier.properties, {
+    additionalProperties: false,
+    default: { requestsPerMinute, requestsPerDay, features: [] },
+  });
+
+/** The whole configuration; every key has a default, so an empty file (or none) is a valid config. */
+export const ConfigSchema = Type.Object(
+  {
+    port: Type.Integer({ minimum: 0, maximum: 65535, default: 3000 }),
+    host: Type.String({ minLength: 1, default: '127.0.0.1' }),
+    dataDir: Type.String({ minLength: 1, default: './data' }),
+    /** Empty: SQLite in dataDir. `postgres://…`: PostgreSQL. */
+    databaseUrl: Type.String({ default: '', pattern: '^(|postgres(ql)?://.+)$' }),
+    databasePoolSize: Type.Integer({ minimum: 1, maximum: 200, default: 10 }),
+    /** Empty: in-process shared state. `redis://…`: Redis, required to run several instances. */
+    redisUrl: Type.String({ default: '', pattern: '^(|rediss?://.+)$' }),
+    redisKeyPrefix: Type.String({ default: 'parley:', maxLength: 64 }),
+    /** Signs sessions and derives encryption keys. Empty: generated once and kept in dataDir. */
+    secret: Type.String({ default: '', pattern: '^(|.{32,})$' }),
+    logLevel: Type.Enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'], { default: 'info' }),
+    bodyLimitBytes: Type.Integer({ minimum: 1024, maximum: 1024 * 1024 * 1024, default: 1024 * 1024 }),
+    trustProxy: Type.Boolean({ default: false }),
+    shutdownTimeoutMs: Type.Integer({ minimum: 0, default: 10_000 }),
+    cors: Type.Object(
+      { origins: Type.Array(Type.String({ minLength: 1 }), { default: [] }) },
+      { additionalProperties: false, default: { origins: [] } },
+    ),
+    session: Type.Object(
+      { lifetimeSeconds: Type.Integer({ minimum: 60, default: 7 * 24 * 3600 }) },
+      { additionalProperties: false, default: { lifetimeSeconds: 7 * 24 * 3600 } },
+    ),
+    allowRegistration: Type.Boolean({ default: true }),
+    service: Type.Object(
+      {
+        name: Type.String({ minLength: 1, maxLength: 100, default: 'Parley' }),
+        description: Type.String({ maxLength: 2000, default: 'A self-hosted AI chat platform' }),
+        socials: Type.Record(Type.String(), Type.String({ maxLength: 500 }), { default: {} }),
+      },
+      { additionalProperties: false, default: {} },
+    ),
+    tiers: Type.Object(
+      {
+        free: tier(10, 100),
+        basic: tier(60, 1000),
+        pro: tier(120, 5000),
+        enterprise: tier(500, 50000),
+      },
+      { additionalProperties: false, default: {} },
+    ),
+    anonymous: Type.Object(
+      { requestsPerMinute: Type.Integer({ minimum: 1, default: 10 }) },
+      { additionalProperties: false, default: {} },
+    ),
+    loginThrottle: Type.Object(
+      {
+        perUsername: Type.Integer({ minimum: 1, default: 10 }),
+        perIp: Type.Integer({ minimum: 1, default: 50 }),
+        windowSeconds: Type.Integer({ minimum: 1, default: 15 * 60 }),
+      },
+      { additionalProperties: false, default: {} },
+    ),
+  },
+  { additionalProperties: false },
+);
+
+export type Config = Static<typeof ConfigSchema>;
+export type TierName = keyof Config['tiers'];
+export const TIER_NAMES = ['free', 'basic', 'pro', 'enterprise'] as const satisfies readonly TierName[];
+
+/** Keys that `config print` masks and logs never show. */
+export const SECRET_KEYS = ['secret', 'databaseUrl', 'redisUrl'] as const;

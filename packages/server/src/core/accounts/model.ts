@@ -1,0 +1,77 @@
+import type { TierName } from '../../config/schema.js';
+
+export type Role = 'admin' | 'user';
+export const ROLES = ['admin', 'user'] as const satisfies readonly Role[];
+export type Tier = TierName;
+
+/** A user as stored. `passwordHash` never leaves the core; surfaces get `PublicUser` shapes. */
+export interface User {
+  id: string;
+  username: string;
+  passwordHash: string;
+  displayName: string;
+  avatarUrl: string | null;
+  isPublic: boolean;
+  role: Role;
+  tier: Tier;
+  xp: number;
+  level: number;
+  disabled: boolean;
+  /** Sessions issued before this instant (ms) are no longer valid, e.g. after a password change. */
+  sessionsValidAfter: number;
+  createdAt: number;
+  updatedAt: number;
+}
+
+export type NewUser = Omit<User, 'role'> & { role: Role | 'first-user-admin' };
+
+export type UserPatch = Partial<
+  Pick<
+    User,
+    'displayName' | 'avatarUrl' | 'isPublic' | 'role' | 'tier' | 'disabled' | 'passwordHash' | 'sessionsValidAfter'
+  >
+> & { updatedAt: number };
+
+export interface ApiKey {
+  id: string;
+  userId: string;
+  name: string;
+  /** The first characters of the secret, enough to recognise a key in a list. */
+  prefix: string;
+  keyHash: string;
+  lastUsedAt: number | null;
+  expiresAt: number | null;
+  revokedAt: number | null;
+  createdAt: number;
+}
+
+export interface Page<T> {
+  items: T[];
+  nextCursor: string | null;
+}
+
+/** Where users live; implemented in `store/`. */
+export interface UserRepository {
+  /**
+   * Inserts a user. With role `first-user-admin` the user becomes admin if and only if it is the
+   * first user ever created, decided atomically even under concurrent registrations.
+   */
+  insert(user: NewUser): Promise<User>;
+  findById(id: string): Promise<User | undefined>;
+  findByUsername(username: string): Promise<User | undefined>;
+  update(id: string, patch: UserPatch): Promise<User | undefined>;
+  /** Users ordered by id (creation order), starting after the cursor id. */
+  list(options: { limit: number; after?: string }): Promise<User[]>;
+  countAdmins(options: { excludingDisabled: boolean }): Promise<number>;
+}
+
+export interface ApiKeyRepository {
+  insert(key: ApiKey): Promise<void>;
+  listByUser(userId: string): Promise<ApiKey[]>;
+  countActive(userId: string, now: number): Promise<number>;
+  /** The key with this hash and its owner, in one lookup: this runs on every key-authenticated request. */
+  findByHashWithUser(keyHash: string): Promise<{ key: ApiKey; user: User } | undefined>;
+  /** Marks the key revoked if it belongs to the user (any user when `userId` is undefined). */
+  revoke(id: string, userId: string | undefined, at: number): Promise<boolean>;
+  touch(id: string, at: number): Promise<void>;
+}

@@ -1,0 +1,20 @@
+/** Password hashing (argon2id in `crypto/`). */
+export interface PasswordHasher {
+  hash(password: string): Promise<string>;
+  verify(hash: string, password: string): Promise<boolean>;
+}
+
+export interface SessionClaims {
+  userId: string;
+  /** Stays the same when a session is renewed, so logging out ends every renewal of it. */
+  sessionId: string;
+  issuedAt: number;
+  expiresAt: number;
+}
+
+/** Signed, self-contained session tokens (JWT in `crypto/`). */
+export interface SessionTokens {
+  sign(claims: Omit<SessionClaims, 'expiresAt'>, lifetimeMs: number): string;
+  /** The claims of a well-signed, unexpired token; undefined otherwise. */
+  verify(token: string): SessionClaims | undefined;
+}

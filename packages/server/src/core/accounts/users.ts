@@ -1,0 +1,152 @@
+import { randomBytes } from 'node:crypto';
+import { Conflict, Forbidden, Invalid, NotFound } from '../errors.js';
+import { newId } from '../ids.js';
+import type { Page, Role, Tier, User, UserPatch, UserRepository } from './model.js';
+import type { PasswordHasher } from './ports.js';
+import { AVATAR_URL, DISPLAY_NAME, USERS_PAGE, checkPassword, checkUsername, normaliseUsername } from './rules.js';
+
+export interface ProfileChanges {
+  displayName?: string;
+  avatarUrl?: string | null;
+  isPublic?: boolean;
+  password?: string;
+  currentPassword?: string;
+}
+
+export interface AdminChanges {
+  role?: Role;
+  tier?: Tier;
+  disabled?: boolean;
+}
+
+export class UserService {
+  constructor(
+    private readonly users: UserRepository,
+    private readonly passwords: PasswordHasher,
+    private readonly options: { allowRegistration: boolean; defaultTier: Tier },
+    private readonly now: () => number = Date.now,
+  ) {}
+
+  /** Self-service sign-up; the very first user of an installation becomes admin. */
+  async register(input: { username: string; password: string }): Promise<User> {
+    if (!this.options.allowRegistration) throw new Forbidden('Registration is closed on this server');
+    return this.create({ ...input, role: 'first-user-admin' });
+  }
+
+  /**
+   * Creates a user (used by registration and the CLI). Without a password one is generated and
+   * returned, for the operator to hand over once.
+   */
+  async create(input: {
+    username: string;
+    password?: string;
+    role?: Role | 'first-user-admin';
+    tier?: Tier;
+  }): Promise<User & { generatedPassword?: string }> {
+    const username = checkUsername(input.username);
+    const generatedPassword = input.password === undefined ? randomBytes(15).toString('base64url') : undefined;
+    const password = input.password ?? generatedPassword!;
+    checkPassword(password);
+    const now = this.now();
+    const user = await this.users.insert({
+      id: newId(),
+      username,
+      passwordHash: await this.passwords.hash(password),
+      displayName: username,
+      avatarUrl: null,
+      isPublic: false,
+      role: input.role ?? 'first-user-admin',
+      tier: input.tier ?? this.options.defaultTier,
+      xp: 0,
+      level: 1,
+      disabled: false,
+      sessionsValidAfter: 0,
+      createdAt: now,
+      updatedAt: now,
+    });
+    return generatedPassword ? { ...user, generatedPassword } : user;
+  }
+
+  async get(id: string): Promise<User> {
+    const user = await this.users.findById(id);
+    if (!user) throw new NotFound('User');
+    return user;
+  }
+
+  async getByUsername(username: string): Promise<User> {
+    const user = await this.users.findByUsername(normaliseUsername(username));
+    if (!user) throw new NotFound('User');
+    return user;
+  }
+
+  /** A user's own profile changes. A new password needs the current one and ends other sessions. */
+  async updateProfile(user: User, changes: ProfileChanges): Promise<User> {
+    const now = this.now();
+    const patch: UserPatch = { updatedAt: now };
+    if (changes.displayName !== undefined) {
+      const displayName = changes.displayName.trim();
+      if (!displayName || displayName.length > DISPLAY_NAME.maxLength) {
+        throw new Invalid(`displayName must be 1-${DISPLAY_NAME.maxLength} characters`, 'displayName');
+      }
+      patch.displayName = displayName;
+    }
+    if (changes.avatarUrl !== undefined) {
+      if (changes.avatarUrl !== null && !isHttpUrl(changes.avatarUrl)) {
+        throw new Invalid('avatarUrl must be an http(s) URL or null', 'avatarUrl');
+      }
+      patch.avatarUrl = changes.avatarUrl;
+    }
+    if (changes.isPublic !== undefined) patch.isPublic = changes.isPublic;
+    if (changes.password !== undefined) {
+      checkPassword(changes.password);
+      if (changes.currentPassword === undefined) {
+        throw new Invalid('currentPassword is required to change the password', 'currentPassword');
+      }
+      if (!(await this.passwords.verify(user.passwordHash, changes.currentPassword))) {
+        throw new Invalid('currentPassword is incorrect', 'currentPassword');
+      }
+      patch.passwordHash = await this.passwords.hash(changes.password);
+      patch.sessionsValidAfter = now;
+    }
+    const updated = await this.users.update(user.id, patch);
+    if (!updated) throw new NotFound('User');
+    return updated;
+  }
+
+  async list(actor: User, page: { limit?: number; cursor?: string }): Promise<Page<User>> {
+    requireAdmin(actor);
+    const limit = Math.min(Math.max(page.limit ?? USERS_PAGE.defaultLimit, 1), USERS_PAGE.maxLimit);
+    const items = await this.users.list({ limit: limit + 1, after: page.cursor });
+    const more = items.length > limit;
+    if (more) items.pop();
+    return { items, nextCursor: more ? items[items.length - 1]!.id : null };
+  }
+
+  /** Role, tier and disabled flag, set by an admin (or the CLI, which acts with full rights). */
+  async adminUpdate(actor: User | 'operator', id: string, changes: AdminChanges): Promise<User> {
+    if (actor !== 'operator') requireAdmin(actor);
+    const target = await this.get(id);
+    const losesAdmin =
+      target.role === 'admin' && !target.disabled && (changes.role === 'user' || changes.disabled === true);
+    if (losesAdmin && (await this.users.countAdmins({ excludingDisabled: true })) <= 1) {
+      throw new Conflict('The last active admin cannot be demoted or disabled', changes.role ? 'role' : 'disabled');
+    }
+    const updated = await this.users.update(id, { ...changes, updatedAt: this.now() });
+    if (!updated) throw new NotFound('User');
+    return updated;
+  }
+}
+
+export function requireAdmin(user: User): void {
+  if (user.role !== 'admin') throw new Forbidden('Admin role required');
+}
+
+function isHttpUrl(value: string): boolean {
+  if (value.length > AVATAR_URL.maxLength) return false;
+  try {
+    const url = new URL(value);
+    return url.protocol === 'http:' || url.protocol === 'https:';
+  } catch {
+    return false;
+  }
+}

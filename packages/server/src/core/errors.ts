@@ -1,0 +1,64 @@
+/**
+ * Typed domain errors. The core throws these; every API surface maps `code` to its own status and
+ * error body, so no surface needs to know where an error came from.
+ */
+export type ErrorCode =
+  | 'VALIDATION_ERROR'
+  | 'UNAUTHORIZED'
+  | 'FORBIDDEN'
+  | 'NOT_FOUND'
+  | 'CONFLICT'
+  | 'RATE_LIMITED'
+  | 'CHANNEL_UNAVAILABLE'
+  | 'MODEL_ERROR';
+
+export class DomainError extends Error {
+  constructor(
+    readonly code: ErrorCode,
+    message: string,
+    readonly details?: Record<string, unknown>,
+  ) {
+    super(message);
+    this.name = new.target.name;
+  }
+}
+
+export class Invalid extends DomainError {
+  constructor(message: string, field?: string) {
+    super('VALIDATION_ERROR', message, field ? { field } : undefined);
+  }
+}
+
+export class Unauthorized extends DomainError {
+  constructor(message = 'Authentication required') {
+    super('UNAUTHORIZED', message);
+  }
+}
+
+export class Forbidden extends DomainError {
+  constructor(message = 'Not allowed') {
+    super('FORBIDDEN', message);
+  }
+}
+
+export class NotFound extends DomainError {
+  constructor(what: string) {
+    super('NOT_FOUND', `${what} not found`);
+  }
+}
+
+export class Conflict extends DomainError {
+  constructor(message: string, field?: string) {
+    super('CONFLICT', message, field ? { field } : undefined);
+  }
+}
+
+export class RateLimited extends DomainError {
+  constructor(
+    message: string,
+    /** The exhausted limit, for surfaces that report it (e.g. `RateLimit-*` and `Retry-After`). */
+    readonly state: { limit: number; remaining: number; resetMs: number },
+  ) {
+    super('RATE_LIMITED', message, { retryAfterMs: state.resetMs });
+  }
+}

@@ -1,0 +1,54 @@
+import { Redis } from 'ioredis';
+import type { SharedState } from '../../core/shared-state.js';
+import { RedisBus } from './bus.js';
+import { RedisKeyValue } from './kv.js';
+import { RedisRateLimiter } from './limiter.js';
+
+export interface RedisOptions {
+  url: string;
+  /** Namespaces every key and channel, so several deployments (or test runs) can share one Redis. */
+  keyPrefix: string;
+}
+
+/** Shared state for many instances: every instance that points at the same Redis sees the same state. */
+export async function createRedisSharedState(options: RedisOptions): Promise<SharedState> {
+  const connect = () =>
+    new Redis(options.url, {
+      lazyConnect: true,
+      keyPrefix: options.keyPrefix,
+      // Fail a command quickly when Redis is away instead of holding requests for long.
+      maxRetriesPerRequest: 2,
+      connectTimeout: 5000,
+    });
+  const client = connect();
+  try {
+    await client.connect();
+  } catch (err) {
+    client.disconnect();
+    throw new Error(`Cannot connect to Redis at ${redactUrl(options.url)}: ${(err as Error).message}`);
+  }
+  const bus = new RedisBus(client, connect, options.keyPrefix);
+  return {
+    kind: 'redis',
+    bus,
+    kv: new RedisKeyValue(client),
+    limiter: new RedisRateLimiter(client),
+    async ping() {
+      await client.ping();
+    },
+    async close() {
+      await bus.close();
+      await client.quit().catch(() => client.disconnect());
+    },
+  };
+}
+
+function redactUrl(url: string): string {
+  try {
+    const u = new URL(url);
+    if (u.password) u.password = '***';
+    return u.toString();
+  } catch {
+    return 'the configured URL';
+  }
+}

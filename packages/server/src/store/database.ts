@@ -1,0 +1,75 @@
+import { mkdirSync } from 'node:fs';
+import { join, resolve } from 'node:path';
+import SQLite from 'better-sqlite3';
+import { CamelCasePlugin, Kysely, Migrator, PostgresDialect, SqliteDialect, sql } from 'kysely';
+import pg from 'pg';
+import { migrationProvider } from './migrations/index.js';
+import type { Tables } from './tables.js';
+
+export interface DatabaseOptions {
+  /** Empty for SQLite in `dataDir`, or a `postgres://` URL. */
+  databaseUrl: string;
+  dataDir: string;
+  poolSize: number;
+}
+
+export interface Database {
+  readonly db: Kysely<Tables>;
+  readonly dialect: 'sqlite' | 'postgres';
+  ping(): Promise<void>;
+  migrate(): Promise<string[]>;
+  close(): Promise<void>;
+}
+
+const PG_INT8 = 20;
+
+export function openDatabase(options: DatabaseOptions): Database {
+  const dialect = options.databaseUrl ? 'postgres' : 'sqlite';
+  const db = new Kysely<Tables>({
+    dialect: dialect === 'postgres' ? postgresDialect(options) : sqliteDialect(options.dataDir),
+    plugins: [new CamelCasePlugin()],
+  });
+  return {
+    db,
+    dialect,
+    async ping() {
+      await sql`select 1`.execute(db);
+    },
+    async migrate() {
+      const { error, results } = await new Migrator({ db, provider: migrationProvider }).migrateToLatest();
+      if (error) throw error;
+      return (results ?? []).filter((r) => r.status === 'Success').map((r) => r.migrationName);
+    },
+    async close() {
+      await db.destroy();
+    },
+  };
+}
+
+function sqliteDialect(dataDir: string): SqliteDialect {
+  mkdirSync(dataDir, { recursive: true });
+  const file = new SQLite(resolve(join(dataDir, 'parley.db')));
+  // WAL lets the CLI and other readers work while the server writes; the busy timeout makes a
+  // writer wait for a concurrent one instead of failing.
+  file.pragma('journal_mode = WAL');
+  file.pragma('busy_timeout = 5000');
+  file.pragma('synchronous = NORMAL');
+  file.pragma('foreign_keys = ON');
+  return new SqliteDialect({ database: file });
+}
+
+function postgresDialect(options: DatabaseOptions): PostgresDialect {
+  const pool = new pg.Pool({
+    connectionString: options.databaseUrl,
+    max: options.poolSize,
+    // Millisecond timestamps are bigint columns; they fit a JS number exactly.
+    types: { getTypeParser: (oid, format) => (oid === PG_INT8 ? Number : pg.types.getTypeParser(oid, format)) },
+  });
+  return new PostgresDialect({ pool });
+}
+
+/** Whether an error is a unique-constraint violation, on either database. */
+export function isUniqueViolation(err: unknown): boolean {
+  const code = (err as { code?: string }).code;
+  return code === '23505' || code === 'SQLITE_CONSTRAINT_UNIQUE' || code === 'SQLITE_CONSTRAINT_PRIMARYKEY';
+}

@@ -1,0 +1,98 @@
+import type { Kysely, Selectable } from 'kysely';
+import type { ApiKey, ApiKeyRepository, User } from '../../core/accounts/model.js';
+import type { ApiKeysTable, Tables } from '../tables.js';
+import { toUser } from './users.js';
+
+const USER_COLUMNS = [
+  'id',
+  'username',
+  'passwordHash',
+  'displayName',
+  'avatarUrl',
+  'isPublic',
+  'role',
+  'tier',
+  'xp',
+  'level',
+  'disabled',
+  'sessionsValidAfter',
+  'createdAt',
+  'updatedAt',
+] as const;
+
+type OwnerAlias<C extends string> = `owner${Capitalize<C>}`;
+
+/** Owner columns get camelCase aliases, which the CamelCasePlugin maps back unchanged. */
+const ownerAlias = <C extends (typeof USER_COLUMNS)[number]>(c: C) =>
+  `owner${c[0]!.toUpperCase()}${c.slice(1)}` as OwnerAlias<C>;
+
+export class SqlApiKeyRepository implements ApiKeyRepository {
+  constructor(private readonly db: Kysely<Tables>) {}
+
+  async insert(key: ApiKey): Promise<void> {
+    await this.db.insertInto('apiKeys').values(key).execute();
+  }
+
+  async listByUser(userId: string): Promise<ApiKey[]> {
+    const rows = await this.db
+      .selectFrom('apiKeys')
+      .selectAll()
+      .where('userId', '=', userId)
+      .orderBy('id', 'desc')
+      .execute();
+    return rows.map(toApiKey);
+  }
+
+  async countActive(userId: string, now: number): Promise<number> {
+    const { count } = await this.db
+      .selectFrom('apiKeys')
+      .select((eb) => eb.fn.countAll<number>().as('count'))
+      .where('userId', '=', userId)
+      .where('revokedAt', 'is', null)
+      .where((eb) => eb.or([eb('expiresAt', 'is', null), eb('expiresAt', '>', now)]))
+      .executeTakeFirstOrThrow();
+    return Number(count);
+  }
+
+  async findByHashWithUser(keyHash: string): Promise<{ key: ApiKey; user: User } | undefined> {
+    const row = await this.db
+      .selectFrom('apiKeys')
+      .innerJoin('users', 'users.id', 'apiKeys.userId')
+      .selectAll('apiKeys')
+      .select(USER_COLUMNS.map((c) => `users.${c} as ${ownerAlias(c)}` as const))
+      .where('apiKeys.keyHash', '=', keyHash)
+      .executeTakeFirst();
+    if (!row) return undefined;
+    const user = Object.fromEntries(USER_COLUMNS.map((c) => [c, row[ownerAlias(c)]]));
+    return { key: toApiKey(row), user: toUser(user as Parameters<typeof toUser>[0]) };
+  }
+
+  async revoke(id: string, userId: string | undefined, at: number): Promise<boolean> {
+    let query = this.db
+      .updateTable('apiKeys')
+      .set({ revokedAt: at })
+      .where('id', '=', id)
+      .where('revokedAt', 'is', null);
+    if (userId !== undefined) query = query.where('userId', '=', userId);
+    const result = await query.executeTakeFirst();
+    return Number(result.numUpdatedRows) > 0;
+  }
+
+  async touch(id: string, at: number): Promise<void> {
+    await this.db.updateTable('apiKeys').set({ lastUsedAt: at }).where('id', '=', id).execute();
+  }
+}
+
+function toApiKey(row: Selectable<ApiKeysTable>): ApiKey {
+  return {
+    id: row.id,
+    userId: row.userId,
+    name: row.name,
+    prefix: row.prefix,
+    keyHash: row.keyHash,
+    lastUsedAt: row.lastUsedAt,
+    expiresAt: row.expiresAt,
+    revokedAt: row.revokedAt,
+    createdAt: row.createdAt,
+  };
+}

@@ -1,0 +1,92 @@
+import type { Kysely, Selectable } from 'kysely';
+import type { NewUser, Role, Tier, User, UserPatch, UserRepository } from '../../core/accounts/model.js';
+import { Conflict } from '../../core/errors.js';
+import { isUniqueViolation } from '../database.js';
+import type { Tables, UsersTable } from '../tables.js';
+
+export const FIRST_ADMIN_FLAG = 'first_admin';
+
+export class SqlUserRepository implements UserRepository {
+  constructor(private readonly db: Kysely<Tables>) {}
+
+  async insert(user: NewUser): Promise<User> {
+    try {
+      return await this.db.transaction().execute(async (trx) => {
+        let role: Role = user.role === 'admin' ? 'admin' : 'user';
+        if (user.role === 'first-user-admin') {
+          const anyone = await trx.selectFrom('users').select('id').limit(1).executeTakeFirst();
+          if (!anyone) {
+            // Concurrent first registrations all see an empty table; the flag's primary key lets one win.
+            const claim = await trx
+              .insertInto('instanceFlags')
+              .values({ name: FIRST_ADMIN_FLAG, createdAt: user.createdAt })
+              .onConflict((oc) => oc.column('name').doNothing())
+              .executeTakeFirst();
+            if (Number(claim.numInsertedOrUpdatedRows ?? 0) === 1) role = 'admin';
+          }
+        }
+        const created: User = { ...user, role };
+        await trx.insertInto('users').values(toRow(created)).execute();
+        return created;
+      });
+    } catch (err) {
+      if (isUniqueViolation(err)) throw new Conflict('Username is already taken', 'username');
+      throw err;
+    }
+  }
+
+  async findById(id: string): Promise<User | undefined> {
+    const row = await this.db.selectFrom('users').selectAll().where('id', '=', id).executeTakeFirst();
+    return row && toUser(row);
+  }
+
+  async findByUsername(username: string): Promise<User | undefined> {
+    const row = await this.db.selectFrom('users').selectAll().where('username', '=', username).executeTakeFirst();
+    return row && toUser(row);
+  }
+
+  async update(id: string, patch: UserPatch): Promise<User | undefined> {
+    const { isPublic, disabled, ...rest } = patch;
+    const row = await this.db
+      .updateTable('users')
+      .set({
+        ...rest,
+        ...(isPublic === undefined ? {} : { isPublic: Number(isPublic) }),
+        ...(disabled === undefined ? {} : { disabled: Number(disabled) }),
+      })
+      .where('id', '=', id)
+      .returningAll()
+      .executeTakeFirst();
+    return row && toUser(row);
+  }
+
+  async list({ limit, after }: { limit: number; after?: string }): Promise<User[]> {
+    let query = this.db.selectFrom('users').selectAll().orderBy('id').limit(limit);
+    if (after) query = query.where('id', '>', after);
+    return (await query.execute()).map(toUser);
+  }
+
+  async countAdmins({ excludingDisabled }: { excludingDisabled: boolean }): Promise<number> {
+    let query = this.db
+      .selectFrom('users')
+      .select((eb) => eb.fn.countAll<number>().as('count'))
+      .where('role', '=', 'admin');
+    if (excludingDisabled) query = query.where('disabled', '=', 0);
+    const { count } = await query.executeTakeFirstOrThrow();
+    return Number(count);
+  }
+}
+
+function toRow(user: User) {
+  return { ...user, isPublic: Number(user.isPublic), disabled: Number(user.disabled) };
+}
+
+export function toUser(row: Selectable<UsersTable>): User {
+  return {
+    ...row,
+    role: row.role as Role,
+    tier: row.tier as Tier,
+    isPublic: row.isPublic === 1,
+    disabled: row.disabled === 1,
+  };
+}
