@@ -51,11 +51,9 @@ export async function buildServer(deps: ServerDeps): Promise<FastifyInstance> {
   });
   app.setNotFoundHandler((request, reply) => {
     metrics.countError('NOT_FOUND');
-    return reply
-      .code(404)
-      .send({
-        error: { code: 'NOT_FOUND', message: `Route ${request.method} ${request.url.split('?')[0]} not found` },
-      });
+    return reply.code(404).send({
+      error: { code: 'NOT_FOUND', message: `Route ${request.method} ${request.url.split('?')[0]} not found` },
+    });
   });
 
   await app.register(cookie);
