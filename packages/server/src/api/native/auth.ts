@@ -61,25 +61,29 @@ export function registerAuthHooks(
   app.addHook('onRequest', async (request, reply) => {
     const config = request.routeOptions.config;
     const mode = config.auth ?? 'required';
+    let principal: Principal | undefined;
+    let refusal: unknown;
     if (mode !== 'none') {
-      const bearer = bearerToken(request);
-      const principal = await deps.authenticator
-        .authenticate({ bearer, sessionCookie: request.cookies[SESSION_COOKIE] })
-        .catch((err: unknown) => {
-          // A stale cookie must not block a route that works anonymously (e.g. logout).
-          if (mode === 'optional' && bearer === undefined && err instanceof Unauthorized) return undefined;
-          throw err;
-        });
-      if (!principal && mode === 'required') throw new Unauthorized();
-      request.principal = principal ?? null;
-      if (principal?.via === 'session' && principal.session.renewedToken) {
-        setSessionCookie(reply, principal.session.renewedToken, deps.sessions.lifetimeMs);
+      let bearer: string | undefined;
+      try {
+        bearer = bearerToken(request);
+        principal = await deps.authenticator.authenticate({ bearer, sessionCookie: request.cookies[SESSION_COOKIE] });
+      } catch (err) {
+        // A stale cookie must not block a route that works anonymously (e.g. logout).
+        if (!(mode === 'optional' && bearer === undefined && err instanceof Unauthorized)) refusal = err;
       }
+      if (!principal && !refusal && mode === 'required') refusal = new Unauthorized();
+      request.principal = principal ?? null;
     }
+    // Refused callers are counted too (against their IP), so probing for credentials is limited.
     if (config.quota !== false) {
-      const user = request.principal?.user;
+      const user = principal?.user;
       const state = await deps.quotas.take(user ? { userId: user.id, tier: user.tier } : { ip: request.ip });
       setRateLimitHeaders(reply, state);
+    }
+    if (refusal) throw refusal;
+    if (principal?.via === 'session' && principal.session.renewedToken) {
+      setSessionCookie(reply, principal.session.renewedToken, deps.sessions.lifetimeMs);
     }
   });
 }
