@@ -30,7 +30,7 @@ export async function openRuntime(
   onBackgroundError: (err: unknown) => void = (err) => console.error(err),
 ): Promise<Runtime> {
   const secret = resolveSecret(config);
-  const database = openDatabase({
+  const database = await openDatabase({
     databaseUrl: config.databaseUrl,
     dataDir: config.dataDir,
     poolSize: config.databasePoolSize,
@@ -38,7 +38,7 @@ export async function openRuntime(
   let shared: SharedState | undefined;
   try {
     await database.migrate();
-    shared = await createSharedState(config);
+    shared = await createSharedState(config, onBackgroundError);
   } catch (err) {
     await database.close();
     throw err;

@@ -112,7 +112,11 @@ describe('PATCH /me', () => {
       { bearer: account.key },
     );
     expect(res.status).toBe(200);
-    expect(res.body.user).toMatchObject({ displayName: 'Ada L.', avatarUrl: 'https://example.com/a.png', isPublic: true });
+    expect(res.body.user).toMatchObject({
+      displayName: 'Ada L.',
+      avatarUrl: 'https://example.com/a.png',
+      isPublic: true,
+    });
     const cleared = await api().patch('/api/v1/me', { avatarUrl: null }, { bearer: account.key });
     expect(cleared.body.user.avatarUrl).toBeNull();
   });

@@ -56,7 +56,11 @@ describe('admin routes', () => {
 
   it('change tier and role', async () => {
     const target = await signUp(api());
-    const res = await api().patch(`/api/v1/admin/users/${target.id}`, { tier: 'pro', role: 'admin' }, { bearer: admin.key });
+    const res = await api().patch(
+      `/api/v1/admin/users/${target.id}`,
+      { tier: 'pro', role: 'admin' },
+      { bearer: admin.key },
+    );
     expect(res.status).toBe(200);
     expect(res.body.user).toMatchObject({ tier: 'pro', role: 'admin' });
     expect((await api().get('/api/v1/admin/users', { bearer: target.key })).status).toBe(200);
@@ -72,7 +76,10 @@ describe('admin routes', () => {
       expect(me.status).toBe(403);
       expect(me.body.error.code).toBe('FORBIDDEN');
     }
-    const login = await api().post('/api/v1/auth/login', { username: target.username, password: 'correct horse battery' });
+    const login = await api().post('/api/v1/auth/login', {
+      username: target.username,
+      password: 'correct horse battery',
+    });
     expect(login.status).toBe(403);
 
     await api().patch(`/api/v1/admin/users/${target.id}`, { disabled: false }, { bearer: admin.key });
@@ -105,7 +112,11 @@ describe('admin routes', () => {
   });
 
   it('answer 404 for an unknown user', async () => {
-    const res = await api().patch('/api/v1/admin/users/01UNKNOWNUSERID000000000000', { tier: 'pro' }, { bearer: admin.key });
+    const res = await api().patch(
+      '/api/v1/admin/users/01UNKNOWNUSERID000000000000',
+      { tier: 'pro' },
+      { bearer: admin.key },
+    );
     expect(res.status).toBe(404);
     expect(res.body.error.code).toBe('NOT_FOUND');
   });

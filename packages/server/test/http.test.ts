@@ -76,7 +76,9 @@ describe('probes and documents', () => {
     expect(res.headers.get('content-type')).toMatch(/text\/plain/);
     const text = res.body as string;
     expect(text).toMatch(/parley_http_requests_total\{method="GET",route="\/api\/v1\/me",status="401"\} \d+/);
-    expect(text).toMatch(/parley_http_request_duration_seconds_bucket\{le="0.005",method="GET",route="\/api\/v1\/me"\}/);
+    expect(text).toMatch(
+      /parley_http_request_duration_seconds_bucket\{le="0.005",method="GET",route="\/api\/v1\/me"\}/,
+    );
     expect(text).toMatch(/parley_http_requests_in_flight \d+/);
     expect(text).toMatch(/parley_http_errors_total\{code="UNAUTHORIZED"\} \d+/);
     expect(text).toContain('parley_process_resident_memory_bytes');
@@ -87,7 +89,14 @@ describe('probes and documents', () => {
     expect(res.status).toBe(200);
     expect(res.body.openapi).toBe('3.1.0');
     const paths = Object.keys(res.body.paths);
-    for (const path of ['/api/v1/auth/register', '/api/v1/auth/login', '/api/v1/me', '/api/v1/keys', '/api/v1/keys/{id}', '/api/v1/admin/users']) {
+    for (const path of [
+      '/api/v1/auth/register',
+      '/api/v1/auth/login',
+      '/api/v1/me',
+      '/api/v1/keys',
+      '/api/v1/keys/{id}',
+      '/api/v1/admin/users',
+    ]) {
       expect(paths).toContain(path);
     }
     const register = res.body.paths['/api/v1/auth/register'].post;

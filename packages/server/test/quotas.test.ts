@@ -102,7 +102,14 @@ describe('login throttling', () => {
   it('lets a successful login reset the username counter', async () => {
     await server.parley.core.users.create({ username: 'forgetful', password: PASSWORD });
     const statuses = [];
-    for (const password of ['wrong password', 'wrong password', PASSWORD, 'wrong password', 'wrong password', PASSWORD]) {
+    for (const password of [
+      'wrong password',
+      'wrong password',
+      PASSWORD,
+      'wrong password',
+      'wrong password',
+      PASSWORD,
+    ]) {
       statuses.push((await login('forgetful', password)).status);
     }
     expect(statuses).toEqual([401, 401, 200, 401, 401, 200]);

@@ -46,7 +46,7 @@ export function migrateCommand(program: Command): void {
     .description('apply database migrations (the server also applies them at start)')
     .action(async (_options, command: Command) => {
       const config = configOf(command);
-      const database = openDatabase({ databaseUrl: config.databaseUrl, dataDir: config.dataDir, poolSize: 1 });
+      const database = await openDatabase({ databaseUrl: config.databaseUrl, dataDir: config.dataDir, poolSize: 1 });
       try {
         const applied = await database.migrate();
         console.log(applied.length ? `applied: ${applied.join(', ')}` : 'database is up to date');

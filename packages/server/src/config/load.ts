@@ -1,7 +1,7 @@
 import { existsSync, readFileSync } from 'node:fs';
 import { resolve } from 'node:path';
-import Value from 'typebox/value';
-import { parse as parseYaml } from 'yaml';
+import { Ajv, type ErrorObject } from 'ajv';
+import { createRequire } from 'node:module';
 import { ConfigSchema, SECRET_KEYS, type Config } from './schema.js';
 
 /** A configuration that cannot be used; its message is the one line the operator sees. */
@@ -29,6 +29,7 @@ export const ENV_OVERRIDES: Record<string, { key: string; kind: EnvKind }> = {
   PARLEY_ALLOW_REGISTRATION: { key: 'allowRegistration', kind: 'boolean' },
 };
 
+const require = createRequire(import.meta.url);
 const CONFIG_FILES = ['parley.config.json', 'parley.config.yaml', 'parley.config.yml'];
 
 export interface LoadOptions {
@@ -54,10 +55,11 @@ export function loadConfig(options: LoadOptions = {}): Config {
   }
   for (const [key, value] of Object.entries(options.overrides ?? {})) setPath(raw, key, value);
 
-  const config = Value.Default(ConfigSchema, raw) as Record<string, unknown>;
-  const [first] = Value.Errors(ConfigSchema, config);
-  if (first) throw new ConfigError(describe(first, config, sources));
-  return config as Config;
+  // Validation fills in every default, so the result is a complete config.
+  const config = structuredClone(raw);
+  const validate = new Ajv({ useDefaults: true, strict: false }).compile<Config>(ConfigSchema);
+  if (!validate(config)) throw new ConfigError(describe(validate.errors![0]!, config, sources));
+  return config;
 }
 
 function readConfigFile(file: string | undefined, cwd: string): Record<string, unknown> {
@@ -66,7 +68,8 @@ function readConfigFile(file: string | undefined, cwd: string): Record<string, u
   let parsed: unknown;
   try {
     const text = readFileSync(path, 'utf8');
-    parsed = path.endsWith('.json') ? JSON.parse(text) : parseYaml(text);
+    // The YAML parser is loaded only for YAML files (config loading is synchronous, hence require).
+    parsed = path.endsWith('.json') ? JSON.parse(text) : (require('yaml') as typeof import('yaml')).parse(text);
   } catch (err) {
     throw new ConfigError(`Cannot read config file ${path}: ${(err as Error).message}`);
   }
@@ -107,13 +110,9 @@ function setPath(target: Record<string, unknown>, dotted: string, value: unknown
   node[parts[parts.length - 1]!] = value;
 }
 
-function describe(
-  error: { instancePath: string; message: string; keyword: string; params: Record<string, unknown> },
-  config: Record<string, unknown>,
-  sources: Map<string, string>,
-): string {
-  if (error.keyword === 'additionalProperties' || error.keyword === 'boolean') {
-    const extra = (error.params.additionalProperties as string[] | undefined)?.[0];
+function describe(error: ErrorObject, config: Record<string, unknown>, sources: Map<string, string>): string {
+  if (error.keyword === 'additionalProperties') {
+    const extra = (error.params as { additionalProperty: string }).additionalProperty;
     const path = error.instancePath.split('/').filter(Boolean);
     if (extra) path.push(extra);
     return `Invalid configuration: unknown key "${path.join('.')}"`;

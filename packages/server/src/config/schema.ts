@@ -1,4 +1,5 @@
-import { Type, type Static } from 'typebox';
+import { Type, type Static } from '@sinclair/typebox';
+import { StringEnum } from '../lib/schema.js';
 
 const Tier = Type.Object(
   {
@@ -29,7 +30,7 @@ export const ConfigSchema = Type.Object(
     redisKeyPrefix: Type.String({ default: 'parley:', maxLength: 64 }),
     /** Signs sessions and derives encryption keys. Empty: generated once and kept in dataDir. */
     secret: Type.String({ default: '', pattern: '^(|.{32,})$' }),
-    logLevel: Type.Enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'], { default: 'info' }),
+    logLevel: StringEnum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'], { default: 'info' }),
     bodyLimitBytes: Type.Integer({ minimum: 1024, maximum: 1024 * 1024 * 1024, default: 1024 * 1024 }),
     trustProxy: Type.Boolean({ default: false }),
     shutdownTimeoutMs: Type.Integer({ minimum: 0, default: 10_000 }),

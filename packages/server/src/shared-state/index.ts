@@ -1,9 +1,13 @@
 import type { SharedState } from '../core/shared-state.js';
 import { createMemorySharedState } from './memory/index.js';
-import { createRedisSharedState } from './redis/index.js';
 
 /** Redis when a URL is configured (required for several instances), otherwise in-process. */
-export async function createSharedState(options: { redisUrl: string; redisKeyPrefix: string }): Promise<SharedState> {
+export async function createSharedState(
+  options: { redisUrl: string; redisKeyPrefix: string },
+  onError: (err: Error) => void,
+): Promise<SharedState> {
   if (!options.redisUrl) return createMemorySharedState();
-  return createRedisSharedState({ url: options.redisUrl, keyPrefix: options.redisKeyPrefix });
+  // Loaded only when used: a single instance never needs the Redis client.
+  const { createRedisSharedState } = await import('./redis/index.js');
+  return createRedisSharedState({ url: options.redisUrl, keyPrefix: options.redisKeyPrefix, onError });
 }

@@ -1,8 +1,6 @@
 import { mkdirSync } from 'node:fs';
 import { join, resolve } from 'node:path';
-import SQLite from 'better-sqlite3';
 import { CamelCasePlugin, Kysely, Migrator, PostgresDialect, SqliteDialect, sql } from 'kysely';
-import pg from 'pg';
 import { migrationProvider } from './migrations/index.js';
 import type { Tables } from './tables.js';
 
@@ -23,10 +21,11 @@ export interface Database {
 
 const PG_INT8 = 20;
 
-export function openDatabase(options: DatabaseOptions): Database {
+/** Opens the configured database; only its own driver is loaded. */
+export async function openDatabase(options: DatabaseOptions): Promise<Database> {
   const dialect = options.databaseUrl ? 'postgres' : 'sqlite';
   const db = new Kysely<Tables>({
-    dialect: dialect === 'postgres' ? postgresDialect(options) : sqliteDialect(options.dataDir),
+    dialect: dialect === 'postgres' ? await postgresDialect(options) : await sqliteDialect(options.dataDir),
     plugins: [new CamelCasePlugin()],
   });
   return {
@@ -46,7 +45,8 @@ export function openDatabase(options: DatabaseOptions): Database {
   };
 }
 
-function sqliteDialect(dataDir: string): SqliteDialect {
+async function sqliteDialect(dataDir: string): Promise<SqliteDialect> {
+  const { default: SQLite } = await import('better-sqlite3');
   mkdirSync(dataDir, { recursive: true });
   const file = new SQLite(resolve(join(dataDir, 'parley.db')));
   // WAL lets the CLI and other readers work while the server writes; the busy timeout makes a
@@ -58,7 +58,8 @@ function sqliteDialect(dataDir: string): SqliteDialect {
   return new SqliteDialect({ database: file });
 }
 
-function postgresDialect(options: DatabaseOptions): PostgresDialect {
+async function postgresDialect(options: DatabaseOptions): Promise<PostgresDialect> {
+  const { default: pg } = await import('pg');
   const pool = new pg.Pool({
     connectionString: options.databaseUrl,
     max: options.poolSize,

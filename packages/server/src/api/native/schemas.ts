@@ -1,11 +1,11 @@
-import { Type, type TSchema } from 'typebox';
+import { Type } from '@sinclair/typebox';
+import { Nullable, StringEnum } from '../../lib/schema.js';
 import { ROLES } from '../../core/accounts/model.js';
 import { AVATAR_URL, DISPLAY_NAME, KEY_NAME, PASSWORD, USERNAME } from '../../core/accounts/rules.js';
 import { TIER_NAMES } from '../../config/schema.js';
 
 /** Epoch milliseconds, as every time in the native API. */
 export const Millis = (options: { description?: string } = {}) => Type.Integer({ minimum: 0, ...options });
-const Nullable = <T extends TSchema>(schema: T) => Type.Union([schema, Type.Null()]);
 
 export const ErrorBody = Type.Object(
   {
@@ -31,8 +31,8 @@ export const Password = Type.String({
   description: `${PASSWORD.minLength}-${PASSWORD.maxLength} characters, not only whitespace`,
 });
 
-export const Role = Type.Enum(ROLES);
-export const Tier = Type.Enum(TIER_NAMES);
+export const Role = StringEnum(ROLES);
+export const Tier = StringEnum(TIER_NAMES);
 
 export const UserBody = Type.Object({
   id: Type.String(),

@@ -8,18 +8,23 @@ export interface RedisOptions {
   url: string;
   /** Namespaces every key and channel, so several deployments (or test runs) can share one Redis. */
   keyPrefix: string;
+  /** Connection errors after start; ioredis reconnects by itself, so these are reports, not failures. */
+  onError?: (err: Error) => void;
 }
 
 /** Shared state for many instances: every instance that points at the same Redis sees the same state. */
 export async function createRedisSharedState(options: RedisOptions): Promise<SharedState> {
-  const connect = () =>
-    new Redis(options.url, {
+  const connect = () => {
+    const redis = new Redis(options.url, {
       lazyConnect: true,
       keyPrefix: options.keyPrefix,
       // Fail a command quickly when Redis is away instead of holding requests for long.
       maxRetriesPerRequest: 2,
       connectTimeout: 5000,
     });
+    redis.on('error', (err: Error) => options.onError?.(err));
+    return redis;
+  };
   const client = connect();
   try {
     await client.connect();

@@ -1,4 +1,4 @@
-import { Type } from 'typebox';
+import { Type } from '@sinclair/typebox';
 import type { NativeApp, NativeContext } from '../types.js';
 import { clearSessionCookie, principalOf, setSessionCookie } from '../auth.js';
 import { AvatarUrl, DisplayName, Password, UserEnvelope, Username } from '../schemas.js';

@@ -1,4 +1,4 @@
-import { Type } from 'typebox';
+import { Type } from '@sinclair/typebox';
 import { USERS_PAGE } from '../../../core/accounts/rules.js';
 import type { NativeApp, NativeContext } from '../types.js';
 import { principalOf } from '../auth.js';

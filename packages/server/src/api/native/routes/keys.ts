@@ -1,4 +1,4 @@
-import { Type } from 'typebox';
+import { Type } from '@sinclair/typebox';
 import type { NativeApp, NativeContext } from '../types.js';
 import { principalOf } from '../auth.js';
 import { ApiKeyBody, IdParams, KeyName, Millis } from '../schemas.js';

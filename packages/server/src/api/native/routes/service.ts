@@ -1,4 +1,4 @@
-import { Type } from 'typebox';
+import { Type } from '@sinclair/typebox';
 import type { NativeApp, NativeContext } from '../types.js';
 
 export function serviceRoutes(app: NativeApp, { config, version }: NativeContext): void {
