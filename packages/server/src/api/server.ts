@@ -34,8 +34,16 @@ export async function buildServer(deps: ServerDeps): Promise<FastifyInstance> {
     forceCloseConnections: 'idle',
   });
   app.setValidatorCompiler(createValidatorCompiler());
+  // While shutting down, answers to requests in flight close their connection, so that a
+  // keep-alive client does not hold the shutdown open until its socket times out.
+  let closing = false;
+  app.addHook('preClose', (done) => {
+    closing = true;
+    done();
+  });
   app.addHook('onSend', (request, reply, _payload, done) => {
     reply.header('x-request-id', request.id);
+    if (closing) reply.header('connection', 'close');
     done();
   });
 
