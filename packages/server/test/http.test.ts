@@ -101,6 +101,11 @@ describe('probes and documents', () => {
     }
     const register = res.body.paths['/api/v1/auth/register'].post;
     expect(register.requestBody.content['application/json'].schema.properties.username.minLength).toBe(3);
+    // Public routes need no credentials; every route documents the error body.
+    expect(register.security).toEqual([]);
+    expect(res.body.paths['/api/v1/me'].get.security).toBeUndefined();
+    const errorSchema = res.body.paths['/api/v1/me'].get.responses['4XX'].content['application/json'].schema;
+    expect(errorSchema.properties.error.required).toEqual(['code', 'message']);
   });
 
   it('serves human docs at /docs', async () => {

@@ -23,10 +23,10 @@ configCommands(program);
 try {
   await program.parseAsync(process.argv.length > 2 ? process.argv : [...process.argv, 'serve']);
 } catch (err) {
-  if (err instanceof ConfigError || err instanceof DomainError || err instanceof InvalidArgumentError) {
-    console.error(`parley: ${err.message}`);
-  } else {
-    console.error(err);
-  }
+  // One line for the operator (a bad setting, a port in use, an unreachable database); the whole
+  // error with its stack when asked for.
+  const expected = err instanceof ConfigError || err instanceof DomainError || err instanceof InvalidArgumentError;
+  if (/^(debug|trace)$/.test(process.env.PARLEY_LOG_LEVEL ?? '')) console.error(err);
+  else console.error(`parley: ${(err as Error).message}${expected ? '' : ' (PARLEY_LOG_LEVEL=debug shows details)'}`);
   process.exitCode = 1;
 }

@@ -1,10 +1,11 @@
 import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox';
-import type { FastifyInstance } from 'fastify';
+import type { FastifyInstance, RouteOptions } from 'fastify';
 import { registerAuthHooks } from './auth.js';
 import { accountRoutes } from './routes/accounts.js';
 import { adminRoutes } from './routes/admin.js';
 import { keyRoutes } from './routes/keys.js';
 import { serviceRoutes } from './routes/service.js';
+import { ErrorBody } from './schemas.js';
 import type { NativeContext } from './types.js';
 
 export const NATIVE_PREFIX = '/api/v1';
@@ -14,9 +15,17 @@ export async function nativeApi(parent: FastifyInstance, context: NativeContext)
   await parent.register(
     async (scope) => {
       const app = scope.withTypeProvider<TypeBoxTypeProvider>();
+      app.addHook('onRoute', documentRoute);
       registerAuthHooks(app, context.core);
       for (const routes of [serviceRoutes, accountRoutes, keyRoutes, adminRoutes]) routes(app, context);
     },
     { prefix: NATIVE_PREFIX },
   );
+}
+
+/** Every native route answers errors in one shape, and public routes need no credentials: say so in OpenAPI. */
+function documentRoute(route: RouteOptions): void {
+  route.schema ??= {};
+  route.schema.response = { '4xx': ErrorBody, '5xx': ErrorBody, ...(route.schema.response as object) };
+  if (route.config?.auth === 'none') (route.schema as { security?: unknown[] }).security = [];
 }

@@ -15,7 +15,7 @@ export const ErrorBody = Type.Object(
       details: Type.Optional(Type.Record(Type.String(), Type.Unknown())),
     }),
   },
-  { $id: 'NativeError', title: 'Error' },
+  { title: 'Error' },
 );
 
 export const Username = Type.String({
