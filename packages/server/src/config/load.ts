@@ -2,6 +2,7 @@ import { existsSync, readFileSync } from 'node:fs';
 import { resolve } from 'node:path';
 import { Ajv, type ErrorObject } from 'ajv';
 import { createRequire } from 'node:module';
+import { maskUrlPassword } from '../lib/urls.js';
 import { ConfigSchema, SECRET_KEYS, type Config } from './schema.js';
 
 /** A configuration that cannot be used; its message is the one line the operator sees. */
@@ -131,15 +132,4 @@ export function maskSecrets(config: Config): Config {
   masked.databaseUrl = maskUrlPassword(config.databaseUrl);
   masked.redisUrl = maskUrlPassword(config.redisUrl);
   return masked;
-}
-
-function maskUrlPassword(url: string): string {
-  if (!url) return url;
-  try {
-    const parsed = new URL(url);
-    if (parsed.password) parsed.password = '********';
-    return parsed.toString();
-  } catch {
-    return '********';
-  }
 }

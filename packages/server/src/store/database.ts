@@ -1,6 +1,18 @@
 import { mkdirSync } from 'node:fs';
 import { join, resolve } from 'node:path';
-import { CamelCasePlugin, Kysely, Migrator, PostgresDialect, SqliteDialect, sql } from 'kysely';
+import {
+  CamelCasePlugin,
+  CompiledQuery,
+  Kysely,
+  Migrator,
+  PostgresDialect,
+  SqliteAdapter,
+  SqliteDialect,
+  SqliteDriver,
+  sql,
+  type DatabaseConnection,
+  type SqliteDialectConfig,
+} from 'kysely';
 import { migrationProvider } from './migrations/index.js';
 import type { Tables } from './tables.js';
 
@@ -56,7 +68,40 @@ async function sqliteDialect(dataDir: string): Promise<SqliteDialect> {
   file.pragma('busy_timeout = 5000');
   file.pragma('synchronous = NORMAL');
   file.pragma('foreign_keys = ON');
-  return new SqliteDialect({ database: file });
+  return new SharedFileSqliteDialect({ database: file });
+}
+
+/**
+ * SQLite for a file that other processes (the CLI, a second server) write too. Transactions take
+ * the write lock when they begin (`BEGIN IMMEDIATE`), so a transaction that reads then writes waits
+ * for a concurrent writer instead of failing on a stale snapshot; and migrations run in one such
+ * transaction (SQLite's DDL is transactional), so two processes starting at once migrate one after
+ * the other.
+ */
+class SharedFileSqliteDialect extends SqliteDialect {
+  constructor(private readonly sqliteConfig: SqliteDialectConfig) {
+    super(sqliteConfig);
+  }
+
+  override createDriver(): SqliteDriver {
+    return new ImmediateTransactionSqliteDriver(this.sqliteConfig);
+  }
+
+  override createAdapter(): SqliteAdapter {
+    return new TransactionalDdlSqliteAdapter();
+  }
+}
+
+class ImmediateTransactionSqliteDriver extends SqliteDriver {
+  override async beginTransaction(connection: DatabaseConnection): Promise<void> {
+    await connection.executeQuery(CompiledQuery.raw('begin immediate'));
+  }
+}
+
+class TransactionalDdlSqliteAdapter extends SqliteAdapter {
+  override get supportsTransactionalDdl(): boolean {
+    return true;
+  }
 }
 
 async function postgresDialect(options: DatabaseOptions): Promise<PostgresDialect> {

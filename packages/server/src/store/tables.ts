@@ -1,4 +1,5 @@
 import type { Generated } from 'kysely';
+import type { ApiKey } from '../core/accounts/model.js';
 
 /**
  * Row shapes as Kysely sees them (camelCase; the CamelCasePlugin maps to snake_case columns).
@@ -27,17 +28,8 @@ export interface UsersTable {
   updatedAt: number;
 }
 
-export interface ApiKeysTable {
-  id: string;
-  userId: string;
-  name: string;
-  prefix: string;
-  keyHash: string;
-  lastUsedAt: number | null;
-  expiresAt: number | null;
-  revokedAt: number | null;
-  createdAt: number;
-}
+/** Keys are stored exactly as the core models them. */
+export type ApiKeysTable = ApiKey;
 
 /** One-time facts about this installation, e.g. that the first admin has been claimed. */
 export interface InstanceFlagsTable {

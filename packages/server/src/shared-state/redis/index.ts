@@ -1,5 +1,6 @@
 import { Redis } from 'ioredis';
 import type { SharedState } from '../../core/shared-state.js';
+import { maskUrlPassword } from '../../lib/urls.js';
 import { RedisBus } from './bus.js';
 import { RedisKeyValue } from './kv.js';
 import { RedisRateLimiter } from './limiter.js';
@@ -30,7 +31,7 @@ export async function createRedisSharedState(options: RedisOptions): Promise<Sha
     await client.connect();
   } catch (err) {
     client.disconnect();
-    throw new Error(`Cannot connect to Redis at ${redactUrl(options.url)}: ${(err as Error).message}`);
+    throw new Error(`Cannot connect to Redis at ${maskUrlPassword(options.url)}: ${(err as Error).message}`);
   }
   const bus = new RedisBus(client, connect, options.keyPrefix);
   return {
@@ -46,14 +47,4 @@ export async function createRedisSharedState(options: RedisOptions): Promise<Sha
       await client.quit().catch(() => client.disconnect());
     },
   };
-}
-
-function redactUrl(url: string): string {
-  try {
-    const u = new URL(url);
-    if (u.password) u.password = '***';
-    return u.toString();
-  } catch {
-    return 'the configured URL';
-  }
 }

@@ -1,6 +1,6 @@
-import type { Kysely, Selectable } from 'kysely';
+import type { Kysely } from 'kysely';
 import type { ApiKey, ApiKeyRepository, User } from '../../core/accounts/model.js';
-import type { ApiKeysTable, Tables } from '../tables.js';
+import type { Tables } from '../tables.js';
 import { toUser } from './users.js';
 
 const USER_COLUMNS = [
@@ -40,7 +40,7 @@ export class SqlApiKeyRepository implements ApiKeyRepository {
       .where('userId', '=', userId)
       .orderBy('id', 'desc')
       .execute();
-    return rows.map(toApiKey);
+    return rows;
   }
 
   async countActive(userId: string, now: number): Promise<number> {
@@ -63,8 +63,13 @@ export class SqlApiKeyRepository implements ApiKeyRepository {
       .where('apiKeys.keyHash', '=', keyHash)
       .executeTakeFirst();
     if (!row) return undefined;
-    const user = Object.fromEntries(USER_COLUMNS.map((c) => [c, row[ownerAlias(c)]]));
-    return { key: toApiKey(row), user: toUser(user as Parameters<typeof toUser>[0]) };
+    const key = {} as ApiKey;
+    const owner = {} as Record<string, unknown>;
+    for (const [column, value] of Object.entries(row)) {
+      if (column.startsWith('owner')) owner[column[5]!.toLowerCase() + column.slice(6)] = value;
+      else (key as unknown as Record<string, unknown>)[column] = value;
+    }
+    return { key, user: toUser(owner as Parameters<typeof toUser>[0]) };
   }
 
   async revoke(id: string, userId: string | undefined, at: number): Promise<boolean> {
@@ -81,18 +86,4 @@ export class SqlApiKeyRepository implements ApiKeyRepository {
   async touch(id: string, at: number): Promise<void> {
     await this.db.updateTable('apiKeys').set({ lastUsedAt: at }).where('id', '=', id).execute();
   }
-}
-
-function toApiKey(row: Selectable<ApiKeysTable>): ApiKey {
-  return {
-    id: row.id,
-    userId: row.userId,
-    name: row.name,
-    prefix: row.prefix,
-    keyHash: row.keyHash,
-    lastUsedAt: row.lastUsedAt,
-    expiresAt: row.expiresAt,
-    revokedAt: row.revokedAt,
-    createdAt: row.createdAt,
-  };
 }
