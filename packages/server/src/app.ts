@@ -7,9 +7,15 @@ import { createCore, type Core } from './core/index.js';
 import type { SharedState } from './core/shared-state.js';
 import { argon2PasswordHasher } from './crypto/passwords.js';
 import { createJwtSessionTokens } from './crypto/session-tokens.js';
+import { createSecretBox } from './crypto/secret-box.js';
+import { createProvider } from './llm/providers/index.js';
+import { Router } from './llm/router.js';
+import { tokenCounter } from './llm/tokens.js';
 import { createSharedState } from './shared-state/index.js';
 import { openDatabase, type Database } from './store/database.js';
 import { SqlApiKeyRepository } from './store/repositories/api-keys.js';
+import { SqlChannelRepository } from './store/repositories/channels.js';
+import { SqlUsageRepository } from './store/repositories/usage.js';
 import { SqlUserRepository } from './store/repositories/users.js';
 
 export const VERSION: string = (
@@ -43,12 +49,36 @@ export async function openRuntime(
     await database.close();
     throw err;
   }
-  const core = createCore(config, {
+  const secretBox = createSecretBox(secret);
+  // Routing reads channels through the core, which reports their health from routing: each refers
+  // to the other only when called, after both exist.
+  const router: Router = new Router({
+    routing: config.routing,
+    models: config.models,
+    loadChannels: () => core.channels.all(),
+    secretBox,
+    limiter: shared.limiter,
+    createProvider,
+    onError: onBackgroundError,
+  });
+  const channelsTopic = 'channels.changed';
+  const unsubscribe = await shared.bus.subscribe(channelsTopic, () => router.reload());
+  const core: Core = createCore(config, {
     users: new SqlUserRepository(database.db),
     apiKeys: new SqlApiKeyRepository(database.db),
     passwords: argon2PasswordHasher,
     sessionTokens: createJwtSessionTokens(secret),
     shared,
+    channels: new SqlChannelRepository(database.db),
+    usage: new SqlUsageRepository(database.db),
+    secretBox,
+    gateway: router,
+    tokenCounter,
+    channelHealth: (id) => router.healthOf(id),
+    channelsChanged: async () => {
+      router.reload();
+      await shared.bus.publish(channelsTopic, {});
+    },
     onBackgroundError,
   });
   return {
@@ -57,6 +87,8 @@ export async function openRuntime(
     shared,
     core,
     async close() {
+      await unsubscribe();
+      await router.close();
       await shared.close();
       await database.close();
     },

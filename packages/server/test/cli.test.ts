@@ -95,7 +95,7 @@ describe('parley config print and migrate', () => {
     expect(printed.port).toBe(4321);
     expect(printed.secret).toBe('********');
     expect(res.stdout).not.toContain(TEST_SECRET);
-    expect(printed.tiers.free).toEqual({ requestsPerMinute: 10, requestsPerDay: 100, features: [] });
+    expect(printed.tiers.free).toEqual({ requestsPerMinute: 10, requestsPerDay: 100, features: [], models: ['*'] });
   });
 
   it('stops on a bad value with one line naming the key', async () => {

@@ -21,10 +21,10 @@ describe('loadConfig', () => {
       service: { name: 'Parley' },
     });
     expect(config.tiers).toEqual({
-      free: { requestsPerMinute: 10, requestsPerDay: 100, features: [] },
-      basic: { requestsPerMinute: 60, requestsPerDay: 1000, features: [] },
-      pro: { requestsPerMinute: 120, requestsPerDay: 5000, features: [] },
-      enterprise: { requestsPerMinute: 500, requestsPerDay: 50000, features: [] },
+      free: { requestsPerMinute: 10, requestsPerDay: 100, features: [], models: ['*'] },
+      basic: { requestsPerMinute: 60, requestsPerDay: 1000, features: [], models: ['*'] },
+      pro: { requestsPerMinute: 120, requestsPerDay: 5000, features: [], models: ['*'] },
+      enterprise: { requestsPerMinute: 500, requestsPerDay: 50000, features: [], models: ['*'] },
     });
   });
 
@@ -52,7 +52,7 @@ describe('loadConfig', () => {
     const cwd = emptyDir();
     writeFileSync(join(cwd, 'custom.yaml'), 'tiers:\n  free:\n    requestsPerMinute: 3\n    requestsPerDay: 30\n');
     const config = loadConfig({ cwd, env: { PARLEY_CONFIG: 'custom.yaml' } });
-    expect(config.tiers.free).toEqual({ requestsPerMinute: 3, requestsPerDay: 30, features: [] });
+    expect(config.tiers.free).toEqual({ requestsPerMinute: 3, requestsPerDay: 30, features: [], models: ['*'] });
     expect(config.tiers.pro.requestsPerMinute).toBe(120);
   });
 

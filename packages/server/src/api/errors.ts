@@ -1,5 +1,5 @@
 import type { FastifyError, FastifyReply, FastifyRequest } from 'fastify';
-import { DomainError, RateLimited, type ErrorCode } from '../core/errors.js';
+import { DomainError, RateLimited, UpstreamRejected, type ErrorCode } from '../core/errors.js';
 import type { LimitState } from '../core/shared-state.js';
 
 /** An error as every surface sees it before shaping it into its own documented body. */
@@ -17,6 +17,9 @@ const STATUS: Record<ErrorCode, number> = {
   NOT_FOUND: 404,
   CONFLICT: 409,
   RATE_LIMITED: 429,
+  MODEL_NOT_FOUND: 404,
+  CONTEXT_LENGTH_EXCEEDED: 400,
+  UPSTREAM_REJECTED: 400,
   MODEL_ERROR: 502,
   CHANNEL_UNAVAILABLE: 503,
 };
@@ -38,6 +41,9 @@ const CODE_BY_STATUS: Record<number, string> = {
 
 /** Classifies anything thrown while answering a request; unknown errors become an opaque 500. */
 export function toApiError(error: unknown): ApiError {
+  if (error instanceof UpstreamRejected) {
+    return { status: error.status, code: error.code, message: error.message, details: error.details };
+  }
   if (error instanceof DomainError) {
     return { status: STATUS[error.code], code: error.code, message: error.message, details: error.details };
   }

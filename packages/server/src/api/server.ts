@@ -11,6 +11,7 @@ import { logError, setErrorHeaders, toApiError } from './errors.js';
 import { healthRoutes } from './health.js';
 import { registerMetrics } from './metrics.js';
 import { NATIVE_PREFIX, nativeApi } from './native/index.js';
+import { openAiApi } from './openai/index.js';
 import { createValidatorCompiler } from './validation.js';
 
 export interface ServerDeps {
@@ -47,6 +48,7 @@ export async function buildServer(deps: ServerDeps): Promise<FastifyInstance> {
     done();
   });
 
+  app.decorateRequest('principal', null);
   const metrics = registerMetrics(app);
   // The native error format is the default for everything outside other surfaces' own scopes.
   app.setErrorHandler((error, request, reply) => {
@@ -97,5 +99,6 @@ export async function buildServer(deps: ServerDeps): Promise<FastifyInstance> {
   healthRoutes(app, { registry: metrics.registry, checkReady: deps.checkReady });
   app.get(`${NATIVE_PREFIX}/openapi.json`, { schema: { hide: true } }, async () => app.swagger());
   await nativeApi(app, { core: deps.core, config, version: deps.version });
+  await openAiApi(app, { core: deps.core, countError: metrics.countError });
   return app;
 }

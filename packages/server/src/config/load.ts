@@ -3,7 +3,7 @@ import { resolve } from 'node:path';
 import { Ajv, type ErrorObject } from 'ajv';
 import { createRequire } from 'node:module';
 import { maskUrlPassword } from '../lib/urls.js';
-import { ConfigSchema, SECRET_KEYS, type Config } from './schema.js';
+import { ConfigSchema, SECRET_KEYS, type ChannelConfig, type Config } from './schema.js';
 
 /** A configuration that cannot be used; its message is the one line the operator sees. */
 export class ConfigError extends Error {
@@ -28,6 +28,7 @@ export const ENV_OVERRIDES: Record<string, { key: string; kind: EnvKind }> = {
   PARLEY_CORS_ORIGINS: { key: 'cors.origins', kind: 'list' },
   PARLEY_SESSION_LIFETIME_SECONDS: { key: 'session.lifetimeSeconds', kind: 'integer' },
   PARLEY_ALLOW_REGISTRATION: { key: 'allowRegistration', kind: 'boolean' },
+  PARLEY_LOCAL_MODEL: { key: 'localModel', kind: 'string' },
 };
 
 const require = createRequire(import.meta.url);
@@ -60,6 +61,7 @@ export function loadConfig(options: LoadOptions = {}): Config {
   const config = structuredClone(raw);
   const validate = new Ajv({ useDefaults: true, strict: false }).compile<Config>(ConfigSchema);
   if (!validate(config)) throw new ConfigError(describe(validate.errors![0]!, config, sources));
+  config.channels.push(...channelsFromEnv(env, config.localModel));
   return config;
 }
 
@@ -125,11 +127,46 @@ function describe(error: ErrorObject, config: Record<string, unknown>, sources: 
   return `Invalid configuration: ${key}${source ? ` (${source})` : ''} ${error.message}, got ${shown}`;
 }
 
+/**
+ * The usual provider variables each add a channel serving any model, so that exporting
+ * OPENAI_API_KEY (or pointing OLLAMA_BASE_URL at a server) is all it takes to start chatting.
+ */
+function channelsFromEnv(env: NodeJS.ProcessEnv, localModel: string): ChannelConfig[] {
+  const channel = (
+    name: string,
+    provider: ChannelConfig['provider'],
+    baseUrl: string,
+    apiKey?: string,
+  ): ChannelConfig => ({
+    name,
+    provider,
+    baseUrl,
+    apiKeys: apiKey ? [apiKey] : [],
+    models: ['*'],
+    priority: 0,
+    weight: 1,
+    strategy: 'priority',
+    enabled: true,
+    dailyQuota: 0,
+  });
+  const channels: ChannelConfig[] = [];
+  if (env.OPENAI_API_KEY || env.OPENAI_BASE_URL) {
+    channels.push(channel('env:openai', 'openai', env.OPENAI_BASE_URL ?? '', env.OPENAI_API_KEY));
+  }
+  if (env.ANTHROPIC_API_KEY)
+    channels.push(channel('env:anthropic', 'anthropic', env.ANTHROPIC_BASE_URL ?? '', env.ANTHROPIC_API_KEY));
+  if (env.GOOGLE_API_KEY) channels.push(channel('env:google', 'google', env.GOOGLE_BASE_URL ?? '', env.GOOGLE_API_KEY));
+  if (env.OLLAMA_BASE_URL) channels.push(channel('env:ollama', 'ollama', env.OLLAMA_BASE_URL));
+  if (localModel) channels.push(channel('env:local', 'local', localModel));
+  return channels;
+}
+
 /** The effective config for display: secrets replaced, passwords inside URLs hidden. */
 export function maskSecrets(config: Config): Config {
   const masked = structuredClone(config);
   masked.secret = config.secret ? '********' : '';
   masked.databaseUrl = maskUrlPassword(config.databaseUrl);
   masked.redisUrl = maskUrlPassword(config.redisUrl);
+  for (const channel of masked.channels) channel.apiKeys = channel.apiKeys.map(() => '********');
   return masked;
 }

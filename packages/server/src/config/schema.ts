@@ -6,6 +6,8 @@ const Tier = Type.Object(
     requestsPerMinute: Type.Integer({ minimum: 1 }),
     requestsPerDay: Type.Integer({ minimum: 1 }),
     features: Type.Array(Type.String({ minLength: 1, maxLength: 64 }), { maxItems: 100, default: [] }),
+    /** Model ids this tier may use; `*` for all. */
+    models: Type.Array(Type.String({ minLength: 1, maxLength: 200 }), { maxItems: 1000, default: ['*'] }),
   },
   { additionalProperties: false },
 );
@@ -13,10 +15,57 @@ const Tier = Type.Object(
 const tier = (requestsPerMinute: number, requestsPerDay: number) =>
   Type.Object(Tier.properties, {
     additionalProperties: false,
-    default: { requestsPerMinute, requestsPerDay, features: [] },
+    default: { requestsPerMinute, requestsPerDay, features: [], models: ['*'] },
   });
 
 /** The whole configuration; every key has a default, so an empty file (or none) is a valid config. */
+export const PROVIDER_KINDS = ['openai', 'anthropic', 'google', 'ollama', 'openai-compatible', 'local'] as const;
+export const ROUTING_STRATEGIES = ['priority', 'weighted', 'round-robin', 'least-connections'] as const;
+
+/** An upstream endpoint. Channels in config are fixed; the admin API manages more in the database. */
+export const ChannelConfig = Type.Object(
+  {
+    name: Type.String({ minLength: 1, maxLength: 100 }),
+    provider: StringEnum(PROVIDER_KINDS),
+    /** API base URL; for `local`, the path of the GGUF file. */
+    baseUrl: Type.String({ default: '', maxLength: 2000 }),
+    apiKeys: Type.Array(Type.String({ minLength: 1, maxLength: 1000 }), { maxItems: 100, default: [] }),
+    /** Model ids served; `*` for any. */
+    models: Type.Array(Type.String({ minLength: 1, maxLength: 200 }), { minItems: 1, maxItems: 1000, default: ['*'] }),
+    priority: Type.Integer({ minimum: -1000, maximum: 1000, default: 0 }),
+    weight: Type.Integer({ minimum: 1, maximum: 1000, default: 1 }),
+    strategy: StringEnum(ROUTING_STRATEGIES, { default: 'priority' }),
+    enabled: Type.Boolean({ default: true }),
+    /** Requests per day through this channel; 0 for no limit. */
+    dailyQuota: Type.Integer({ minimum: 0, default: 0 }),
+  },
+  { additionalProperties: false },
+);
+export type ChannelConfig = Static<typeof ChannelConfig>;
+
+export const ModelConfig = Type.Object(
+  {
+    id: Type.String({ minLength: 1, maxLength: 200 }),
+    displayName: Type.String({ maxLength: 200, default: '' }),
+    /** The model's name at the upstream, when it differs from `id`. */
+    upstreamId: Type.String({ maxLength: 200, default: '' }),
+    provider: Type.String({ maxLength: 50, default: '' }),
+    contextLength: Type.Integer({ minimum: 1, default: 8192 }),
+    maxTokens: Type.Integer({ minimum: 1, default: 4096 }),
+    capabilities: Type.Object(
+      {
+        vision: Type.Boolean({ default: false }),
+        tools: Type.Boolean({ default: true }),
+        embeddings: Type.Boolean({ default: false }),
+        audio: Type.Boolean({ default: false }),
+      },
+      { additionalProperties: false, default: {} },
+    ),
+  },
+  { additionalProperties: false },
+);
+export type ModelConfig = Static<typeof ModelConfig>;
+
 export const ConfigSchema = Type.Object(
   {
     port: Type.Integer({ minimum: 0, maximum: 65535, default: 3000 }),
@@ -62,6 +111,25 @@ export const ConfigSchema = Type.Object(
     ),
     anonymous: Type.Object(
       { requestsPerMinute: Type.Integer({ minimum: 1, default: 10 }) },
+      { additionalProperties: false, default: {} },
+    ),
+    channels: Type.Array(ChannelConfig, { maxItems: 1000, default: [] }),
+    models: Type.Array(ModelConfig, { maxItems: 10000, default: [] }),
+    /** A GGUF file to serve in-process (adds a `local` channel). */
+    localModel: Type.String({ default: '', maxLength: 2000 }),
+    routing: Type.Object(
+      {
+        /** Give up on an upstream that has not produced its first token by then, and try the next. */
+        firstTokenTimeoutMs: Type.Integer({ minimum: 1, default: 30_000 }),
+        /** After the first token, the longest silence before the answer is ended as failed. */
+        idleTimeoutMs: Type.Integer({ minimum: 1, default: 60_000 }),
+        /** How long a failing channel rests: after the 1st, 2nd, and 3rd or later consecutive failure. */
+        cooldownMs: Type.Array(Type.Integer({ minimum: 0 }), {
+          minItems: 1,
+          maxItems: 10,
+          default: [30_000, 60_000, 300_000],
+        }),
+      },
       { additionalProperties: false, default: {} },
     ),
     loginThrottle: Type.Object(

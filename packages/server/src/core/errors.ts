@@ -9,6 +9,9 @@ export type ErrorCode =
   | 'NOT_FOUND'
   | 'CONFLICT'
   | 'RATE_LIMITED'
+  | 'MODEL_NOT_FOUND'
+  | 'CONTEXT_LENGTH_EXCEEDED'
+  | 'UPSTREAM_REJECTED'
   | 'CHANNEL_UNAVAILABLE'
   | 'MODEL_ERROR';
 
@@ -60,5 +63,41 @@ export class RateLimited extends DomainError {
     readonly state: { limit: number; remaining: number; resetMs: number },
   ) {
     super('RATE_LIMITED', message, { retryAfterMs: state.resetMs });
+  }
+}
+
+export class ModelNotFound extends DomainError {
+  constructor(model: string) {
+    super('MODEL_NOT_FOUND', `The model '${model}' does not exist or is not available to you`, { model });
+  }
+}
+
+export class ContextLengthExceeded extends DomainError {
+  constructor(message: string) {
+    super('CONTEXT_LENGTH_EXCEEDED', message, { field: 'messages' });
+  }
+}
+
+/** The upstream refused the request itself (a 4xx that is the caller's fault); `status` is the upstream's. */
+export class UpstreamRejected extends DomainError {
+  constructor(
+    message: string,
+    readonly status: number,
+  ) {
+    super('UPSTREAM_REJECTED', message, { status });
+  }
+}
+
+/** Every channel serving the model is cooling down, failing or over its quota. */
+export class ChannelUnavailable extends DomainError {
+  constructor(model: string) {
+    super('CHANNEL_UNAVAILABLE', `No upstream is available for '${model}' right now; try again shortly`, { model });
+  }
+}
+
+/** The model failed after the answer had begun. */
+export class ModelError extends DomainError {
+  constructor(message: string) {
+    super('MODEL_ERROR', message);
   }
 }

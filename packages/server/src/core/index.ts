@@ -5,8 +5,14 @@ import type { ApiKeyRepository, UserRepository } from './accounts/model.js';
 import type { PasswordHasher, SessionTokens } from './accounts/ports.js';
 import { SessionService } from './accounts/sessions.js';
 import { UserService } from './accounts/users.js';
+import type { ModelGateway } from './chat-model.js';
+import type { ChannelRepository, SecretBox } from './channels/ports.js';
+import { ChannelService, type ChannelView } from './channels/service.js';
+import { CompletionService } from './completions.js';
+import type { TokenCounter } from './context-window.js';
 import { QuotaService } from './quotas.js';
 import type { SharedState } from './shared-state.js';
+import { UsageService, type UsageRepository } from './usage.js';
 
 export interface CorePorts {
   users: UserRepository;
@@ -14,6 +20,14 @@ export interface CorePorts {
   passwords: PasswordHasher;
   sessionTokens: SessionTokens;
   shared: SharedState;
+  channels: ChannelRepository;
+  usage: UsageRepository;
+  secretBox: SecretBox;
+  gateway: ModelGateway;
+  tokenCounter: () => TokenCounter;
+  channelHealth: (channelId: string) => ChannelView['health'];
+  /** Tells routing on every instance that channels changed. */
+  channelsChanged: () => Promise<void>;
   /** Where failures of work done off the request path are reported. */
   onBackgroundError: (err: unknown) => void;
 }
@@ -25,6 +39,9 @@ export interface Core {
   apiKeys: ApiKeyService;
   authenticator: Authenticator;
   quotas: QuotaService;
+  channels: ChannelService;
+  completions: CompletionService;
+  usage: UsageService;
 }
 
 export function createCore(config: Config, ports: CorePorts): Core {
@@ -48,11 +65,21 @@ export function createCore(config: Config, ports: CorePorts): Core {
     },
   );
   const apiKeys = new ApiKeyService(ports.apiKeys, ports.onBackgroundError);
+  const usage = new UsageService(ports.usage);
   return {
     users,
     sessions,
     apiKeys,
     authenticator: new Authenticator(apiKeys, sessions),
     quotas: new QuotaService(ports.shared.limiter, config),
+    channels: new ChannelService(
+      ports.channels,
+      config.channels,
+      ports.secretBox,
+      ports.channelHealth,
+      ports.channelsChanged,
+    ),
+    completions: new CompletionService(ports.gateway, usage, config.tiers, ports.tokenCounter, ports.onBackgroundError),
+    usage,
   };
 }

@@ -1,5 +1,6 @@
 import type { Generated } from 'kysely';
 import type { ApiKey } from '../core/accounts/model.js';
+import type { UsageRecord } from '../core/usage.js';
 
 /**
  * Row shapes as Kysely sees them (camelCase; the CamelCasePlugin maps to snake_case columns).
@@ -9,7 +10,30 @@ export interface Tables {
   users: UsersTable;
   apiKeys: ApiKeysTable;
   instanceFlags: InstanceFlagsTable;
+  channels: ChannelsTable;
+  usageRecords: UsageRecordsTable;
 }
+
+export interface ChannelsTable {
+  id: string;
+  name: string;
+  provider: string;
+  baseUrl: string;
+  /** JSON array of sealed keys. */
+  sealedApiKeys: string;
+  /** JSON array of model ids. */
+  models: string;
+  priority: number;
+  weight: number;
+  strategy: string;
+  enabled: number;
+  dailyQuota: number;
+  createdAt: number;
+  updatedAt: number;
+}
+
+/** Usage records are stored exactly as the core models them. */
+export type UsageRecordsTable = UsageRecord;
 
 export interface UsersTable {
   id: string;

@@ -6,7 +6,7 @@ import { HttpClient } from './http.js';
 
 export const TEST_SECRET = 'test-secret-0123456789-abcdefghijklmnopqrstuvwxyz';
 
-const GENEROUS = { requestsPerMinute: 100_000, requestsPerDay: 1_000_000, features: [] };
+const GENEROUS = { requestsPerMinute: 100_000, requestsPerDay: 1_000_000, features: [], models: ['*'] };
 
 /** Quotas far above what a test sends, unless the test is about quotas. */
 export const generousLimits = {

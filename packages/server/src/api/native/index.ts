@@ -1,8 +1,10 @@
 import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox';
 import type { FastifyInstance, RouteOptions } from 'fastify';
-import { registerAuthHooks } from './auth.js';
+import { registerAuthHooks } from '../auth.js';
 import { accountRoutes } from './routes/accounts.js';
 import { adminRoutes } from './routes/admin.js';
+import { channelRoutes } from './routes/channels.js';
+import { modelRoutes } from './routes/models.js';
 import { keyRoutes } from './routes/keys.js';
 import { serviceRoutes } from './routes/service.js';
 import { ErrorBody } from './schemas.js';
@@ -17,7 +19,9 @@ export async function nativeApi(parent: FastifyInstance, context: NativeContext)
       const app = scope.withTypeProvider<TypeBoxTypeProvider>();
       app.addHook('onRoute', documentRoute);
       registerAuthHooks(app, context.core);
-      for (const routes of [serviceRoutes, accountRoutes, keyRoutes, adminRoutes]) routes(app, context);
+      for (const routes of [serviceRoutes, accountRoutes, keyRoutes, adminRoutes, channelRoutes, modelRoutes]) {
+        routes(app, context);
+      }
     },
     { prefix: NATIVE_PREFIX },
   );

@@ -1,6 +1,6 @@
 import { Type } from '@sinclair/typebox';
 import type { NativeApp, NativeContext } from '../types.js';
-import { clearSessionCookie, principalOf, setSessionCookie } from '../auth.js';
+import { clearSessionCookie, principalOf, setSessionCookie } from '../../auth.js';
 import { AvatarUrl, DisplayName, Password, UserEnvelope, Username } from '../schemas.js';
 
 const Credentials = Type.Object({ username: Username, password: Password }, { additionalProperties: false });

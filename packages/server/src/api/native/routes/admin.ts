@@ -1,7 +1,7 @@
 import { Type } from '@sinclair/typebox';
 import { USERS_PAGE } from '../../../core/accounts/rules.js';
 import type { NativeApp, NativeContext } from '../types.js';
-import { principalOf } from '../auth.js';
+import { principalOf } from '../../auth.js';
 import { IdParams, Role, Tier, UserBody, UserEnvelope } from '../schemas.js';
 
 export function adminRoutes(app: NativeApp, { core }: NativeContext): void {

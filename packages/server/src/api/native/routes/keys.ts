@@ -1,6 +1,6 @@
 import { Type } from '@sinclair/typebox';
 import type { NativeApp, NativeContext } from '../types.js';
-import { principalOf } from '../auth.js';
+import { principalOf } from '../../auth.js';
 import { ApiKeyBody, IdParams, KeyName, Millis } from '../schemas.js';
 
 export function keyRoutes(app: NativeApp, { core }: NativeContext): void {

@@ -1,9 +1,9 @@
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
-import type { Authenticator, Principal } from '../../core/accounts/authenticate.js';
-import type { SessionService } from '../../core/accounts/sessions.js';
-import { Unauthorized } from '../../core/errors.js';
-import type { QuotaService } from '../../core/quotas.js';
-import { setRateLimitHeaders } from '../errors.js';
+import type { Authenticator, Principal } from '../core/accounts/authenticate.js';
+import type { SessionService } from '../core/accounts/sessions.js';
+import { Unauthorized } from '../core/errors.js';
+import type { QuotaService } from '../core/quotas.js';
+import { setRateLimitHeaders } from './errors.js';
 
 export const SESSION_COOKIE = 'parley_session';
 
@@ -49,15 +49,16 @@ function bearerToken(request: FastifyRequest): string | undefined {
 }
 
 /**
- * Authentication and quota for every route of a surface, before its body is even read: the
+ * Authentication and quota for every route of a surface (a surface without cookies takes bearer
+ * tokens only, as API clients send them), before its body is even read: the
  * principal (if any) is resolved from the bearer token or session cookie, then one request is
  * counted against the user's tier (or the caller's IP when anonymous).
  */
 export function registerAuthHooks(
   app: FastifyInstance,
   deps: { authenticator: Authenticator; sessions: SessionService; quotas: QuotaService },
+  options: { cookies: boolean } = { cookies: true },
 ): void {
-  app.decorateRequest('principal', null);
   app.addHook('onRequest', async (request, reply) => {
     const config = request.routeOptions.config;
     const mode = config.auth ?? 'required';
@@ -67,7 +68,8 @@ export function registerAuthHooks(
       let bearer: string | undefined;
       try {
         bearer = bearerToken(request);
-        principal = await deps.authenticator.authenticate({ bearer, sessionCookie: request.cookies[SESSION_COOKIE] });
+        const sessionCookie = options.cookies ? request.cookies[SESSION_COOKIE] : undefined;
+        principal = await deps.authenticator.authenticate({ bearer, sessionCookie });
       } catch (err) {
         // A stale cookie must not block a route that works anonymously (e.g. logout).
         if (!(mode === 'optional' && bearer === undefined && err instanceof Unauthorized)) refusal = err;

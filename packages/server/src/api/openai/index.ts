@@ -1,0 +1,125 @@
+import { Readable } from 'node:stream';
+import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox';
+import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
+import type { Core } from '../../core/index.js';
+import { newId } from '../../core/ids.js';
+import { ModelNotFound } from '../../core/errors.js';
+import { principalOf, registerAuthHooks } from '../auth.js';
+import { toApiError } from '../errors.js';
+import { collectCompletion, sseChunks, toChatRequest } from './chat.js';
+import { openAiError, openAiErrorHandler } from './errors.js';
+import { ChatCompletionBody, EmbeddingBody } from './schemas.js';
+
+export const OPENAI_PREFIX = '/v1';
+/** Chat requests may carry images inline (data URLs). */
+const CHAT_BODY_LIMIT = 25 * 1024 * 1024;
+
+/** The OpenAI API (chat completions, models, embeddings) over Parley's users, keys, quotas and routing. */
+export async function openAiApi(parent: FastifyInstance, context: { core: Core; countError: (code: string) => void }) {
+  const { core } = context;
+  await parent.register(
+    async (scope) => {
+      const app = scope.withTypeProvider<TypeBoxTypeProvider>();
+      app.setErrorHandler(openAiErrorHandler(context.countError));
+      app.setNotFoundHandler((request, reply) => {
+        context.countError('NOT_FOUND');
+        const message = `Unknown request URL: ${request.method} ${request.url.split('?')[0]}`;
+        return reply.code(404).send(openAiError({ status: 404, code: 'NOT_FOUND', message }));
+      });
+      registerAuthHooks(app, core, { cookies: false });
+
+      app.post(
+        '/chat/completions',
+        {
+          bodyLimit: CHAT_BODY_LIMIT,
+          schema: { tags: ['openai'], summary: 'OpenAI chat completions', body: ChatCompletionBody },
+        },
+        async (request, reply) => {
+          const body = request.body;
+          const completion = await core.completions.start(
+            callContext(request, reply),
+            toChatRequest(body),
+            abortOnDisconnect(reply),
+          );
+          const meta = { id: `chatcmpl-${newId()}`, created: Math.floor(Date.now() / 1000), model: body.model };
+          if (body.stream) {
+            reply.header('x-parley-overhead-ms', completion.overheadMs().toFixed(2));
+            reply.header('content-type', 'text/event-stream; charset=utf-8');
+            reply.header('cache-control', 'no-cache');
+            reply.header('x-accel-buffering', 'no');
+            const includeUsage = body.stream_options?.include_usage === true;
+            const frames = sseChunks(completion, { ...meta, includeUsage }, (err) =>
+              JSON.stringify(openAiError(toApiError(err))),
+            );
+            return reply.send(Readable.from(frames, { objectMode: false }));
+          }
+          const answer = await collectCompletion(completion, meta);
+          reply.header('x-parley-overhead-ms', completion.overheadMs().toFixed(2));
+          return answer;
+        },
+      );
+
+      app.get('/models', { schema: { tags: ['openai'], summary: 'Models you may use' } }, async (request) => ({
+        object: 'list',
+        data: (await core.completions.models(principalOf(request).user)).map(modelObject),
+      }));
+
+      // Model ids may contain slashes (`org/model`).
+      app.get('/models/*', { schema: { tags: ['openai'], summary: 'One model' } }, async (request) => {
+        const id = (request.params as { '*': string })['*'];
+        if (!id) throw new ModelNotFound(id);
+        return modelObject(await core.completions.modelFor(principalOf(request).user, id));
+      });
+
+      app.post(
+        '/embeddings',
+        { schema: { tags: ['openai'], summary: 'OpenAI embeddings', body: EmbeddingBody } },
+        async (request, reply) => {
+          const body = request.body;
+          const input = typeof body.input === 'string' ? [body.input] : body.input;
+          const result = await core.completions.embed(
+            callContext(request, reply),
+            { model: body.model, input, dimensions: body.dimensions },
+            abortOnDisconnect(reply),
+          );
+          const base64 = body.encoding_format === 'base64';
+          reply.header('x-parley-overhead-ms', '0');
+          return {
+            object: 'list',
+            data: result.embeddings.map((vector, index) => ({
+              object: 'embedding',
+              index,
+              embedding: base64 ? Buffer.from(new Float32Array(vector).buffer).toString('base64') : vector,
+            })),
+            model: body.model,
+            usage: { prompt_tokens: result.promptTokens ?? 0, total_tokens: result.promptTokens ?? 0 },
+          };
+        },
+      );
+    },
+    { prefix: OPENAI_PREFIX },
+  );
+}
+
+function callContext(request: FastifyRequest, reply: FastifyReply) {
+  const principal = principalOf(request);
+  return {
+    user: principal.user,
+    apiKeyId: principal.via === 'key' ? principal.key.id : null,
+    surface: 'openai',
+    elapsedMs: () => reply.elapsedTime,
+  };
+}
+
+/** Aborts the upstream call when the client goes away before its answer is complete. */
+function abortOnDisconnect(reply: FastifyReply): AbortSignal {
+  const controller = new AbortController();
+  reply.raw.once('close', () => {
+    if (!reply.raw.writableFinished) controller.abort(new Error('The client closed the connection'));
+  });
+  return controller.signal;
+}
+
+function modelObject(model: { id: string; provider: string }) {
+  return { id: model.id, object: 'model', created: 0, owned_by: model.provider };
+}

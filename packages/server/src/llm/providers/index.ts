@@ -1,0 +1,119 @@
+import { UpstreamError, type ModelInfo } from '../../core/chat-model.js';
+import { sdkProvider, classify } from './ai-sdk.js';
+import type { Provider, ProviderKind } from './provider.js';
+
+export interface Endpoint {
+  kind: ProviderKind;
+  /** API base URL (empty: the provider's public API); for `local`, the GGUF file. */
+  baseUrl: string;
+  apiKey: string;
+}
+
+const DEFAULT_CONTEXT = 131_072;
+const DEFAULT_MAX_TOKENS = 4096;
+
+/** A provider for one endpoint and key. Provider packages are loaded only when a channel uses them. */
+export async function createProvider(endpoint: Endpoint): Promise<Provider> {
+  const { kind, apiKey } = endpoint;
+  const baseURL = endpoint.baseUrl.replace(/\/+$/, '') || undefined;
+  switch (kind) {
+    case 'openai': {
+      const { createOpenAI } = await import('@ai-sdk/openai');
+      const openai = createOpenAI({ apiKey, baseURL });
+      const root = baseURL ?? 'https://api.openai.com/v1';
+      return sdkProvider(kind, {
+        language: (id) => openai.chat(id),
+        embedding: (id) => openai.embedding(id),
+        listModels: (signal) => listOpenAiModels(kind, root, { authorization: `Bearer ${apiKey}` }, signal),
+      });
+    }
+    case 'openai-compatible':
+    case 'ollama': {
+      if (!baseURL) throw new UpstreamError(`A ${kind} channel needs a baseUrl`, false, 400);
+      // Ollama serves the OpenAI protocol under /v1.
+      const root = kind === 'ollama' && !baseURL.endsWith('/v1') ? `${baseURL}/v1` : baseURL;
+      const { createOpenAICompatible } = await import('@ai-sdk/openai-compatible');
+      const upstream = createOpenAICompatible({
+        name: kind,
+        baseURL: root,
+        apiKey: apiKey || undefined,
+        includeUsage: true,
+      });
+      const headers: Record<string, string> = apiKey ? { authorization: `Bearer ${apiKey}` } : {};
+      return sdkProvider(kind, {
+        language: (id) => upstream.chatModel(id),
+        embedding: (id) => upstream.textEmbeddingModel(id),
+        listModels: (signal) => listOpenAiModels(kind, root, headers, signal),
+      });
+    }
+    case 'anthropic': {
+      const { createAnthropic } = await import('@ai-sdk/anthropic');
+      const anthropic = createAnthropic({ apiKey, baseURL });
+      const root = baseURL ?? 'https://api.anthropic.com/v1';
+      return sdkProvider(kind, {
+        language: (id) => anthropic.languageModel(id),
+        listModels: (signal) =>
+          listOpenAiModels(kind, root, { 'x-api-key': apiKey, 'anthropic-version': '2023-06-01' }, signal),
+      });
+    }
+    case 'google': {
+      const { createGoogleGenerativeAI } = await import('@ai-sdk/google');
+      const google = createGoogleGenerativeAI({ apiKey, baseURL });
+      const root = baseURL ?? 'https://generativelanguage.googleapis.com/v1beta';
+      return sdkProvider(kind, {
+        language: (id) => google.languageModel(id),
+        embedding: (id) => google.embedding(id),
+        listModels: (signal) => listGoogleModels(root, apiKey, signal),
+      });
+    }
+    case 'local': {
+      const { createLocalProvider } = await import('./local.js');
+      return createLocalProvider({ modelPath: endpoint.baseUrl });
+    }
+  }
+}
+
+/** `GET /models` in OpenAI's list format (also Anthropic's, which has the same `data[].id`). */
+async function listOpenAiModels(
+  kind: ProviderKind,
+  root: string,
+  headers: Record<string, string>,
+  signal: AbortSignal,
+): Promise<ModelInfo[]> {
+  const body = await getJson<{ data?: { id: string; display_name?: string }[] }>(`${root}/models`, headers, signal);
+  return (body.data ?? []).map((m) => modelInfo(kind, m.id, m.display_name));
+}
+
+async function listGoogleModels(root: string, apiKey: string, signal: AbortSignal): Promise<ModelInfo[]> {
+  const body = await getJson<{
+    models?: { name: string; displayName?: string; inputTokenLimit?: number; outputTokenLimit?: number }[];
+  }>(`${root}/models`, { 'x-goog-api-key': apiKey }, signal);
+  return (body.models ?? []).map((m) => ({
+    ...modelInfo('google', m.name.replace(/^models\//, ''), m.displayName),
+    contextLength: m.inputTokenLimit ?? DEFAULT_CONTEXT,
+    maxTokens: m.outputTokenLimit ?? DEFAULT_MAX_TOKENS,
+  }));
+}
+
+async function getJson<T>(url: string, headers: Record<string, string>, signal: AbortSignal): Promise<T> {
+  let res: Response;
+  try {
+    res = await fetch(url, { headers, signal });
+  } catch (err) {
+    throw classify(err, signal);
+  }
+  if (!res.ok)
+    throw new UpstreamError(`GET ${url} answered ${res.status}`, res.status >= 500 || res.status === 429, res.status);
+  return (await res.json()) as T;
+}
+
+function modelInfo(provider: ProviderKind, id: string, displayName?: string): ModelInfo {
+  return {
+    id,
+    displayName: displayName ?? id,
+    provider,
+    contextLength: DEFAULT_CONTEXT,
+    maxTokens: DEFAULT_MAX_TOKENS,
+    capabilities: { tools: true, embeddings: /embed/i.test(id) },
+  };
+}

@@ -1,0 +1,49 @@
+import { sql, type Kysely } from 'kysely';
+import type { UsageRecord, UsageRepository, UsageSummaryRow } from '../../core/usage.js';
+import type { Tables } from '../tables.js';
+
+const DAY_MS = 86_400_000;
+
+export class SqlUsageRepository implements UsageRepository {
+  constructor(private readonly db: Kysely<Tables>) {}
+
+  async insert(record: UsageRecord): Promise<void> {
+    await this.db.insertInto('usageRecords').values(record).execute();
+  }
+
+  async summarize(query: {
+    userId: string;
+    from: number;
+    to: number;
+    groupBy: 'day' | 'model';
+  }): Promise<UsageSummaryRow[]> {
+    // Integer division buckets by UTC day on both SQLite and PostgreSQL.
+    const key =
+      query.groupBy === 'day'
+        ? sql<string | number>`(created_at / ${DAY_MS}) * ${DAY_MS}`
+        : sql<string | number>`model`;
+    const rows = await this.db
+      .selectFrom('usageRecords')
+      .select([
+        key.as('key'),
+        (eb) => eb.fn.countAll<number>().as('requests'),
+        (eb) => eb.fn.sum<number>('promptTokens').as('promptTokens'),
+        (eb) => eb.fn.sum<number>('completionTokens').as('completionTokens'),
+        sql<number>`sum(case when status = 'ok' then 0 else 1 end)`.as('errors'),
+      ])
+      .where('userId', '=', query.userId)
+      .where('createdAt', '>=', query.from)
+      .where('createdAt', '<', query.to)
+      .groupBy(key)
+      .orderBy(key)
+      .execute();
+    // PostgreSQL returns sums and counts as numeric text.
+    return rows.map((r) => ({
+      key: query.groupBy === 'day' ? Number(r.key) : r.key,
+      requests: Number(r.requests),
+      promptTokens: Number(r.promptTokens),
+      completionTokens: Number(r.completionTokens),
+      errors: Number(r.errors),
+    }));
+  }
+}
