@@ -4,10 +4,10 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { parseArgs } from 'node:util';
+import { cleanEnv, PARLEY_MAIN } from '../lib/parley.js';
 import { atExit, freePort, repoRoot, rssBytes, spawnTracked, stopProcess, waitForHttp } from '../lib/process.js';
 import { ratio, summarize } from '../lib/stats.js';
 
-const PARLEY_MAIN = join(repoRoot, 'packages/server/dist/cli/main.js');
 const TARGETS = { startMs: 1000, rssBytes: 120e6 };
 const MB = 1e6; // decimal, as in the BENCH.md target
 const POLL_MS = 5;
@@ -20,12 +20,6 @@ const app = fastify();
 app.get('/readyz', async () => ({ status: 'ready' }));
 await app.listen({ port: Number(process.env.PORT), host: '127.0.0.1' });
 `;
-
-/** Inherited PARLEY_* variables (a developer's PARLEY_DATABASE_URL, PARLEY_SECRET…) would change what is measured. */
-function cleanEnv(extra) {
-  const env = Object.fromEntries(Object.entries(process.env).filter(([name]) => !name.startsWith('PARLEY_')));
-  return { ...env, ...extra };
-}
 
 /** One start → ready → idle → SIGTERM → exit cycle. */
 async function measure({ command, args, env, portVar, cwd }, idleMs) {

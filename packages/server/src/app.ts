@@ -15,6 +15,7 @@ import { createSharedState } from './shared-state/index.js';
 import { openDatabase, type Database } from './store/database.js';
 import { SqlApiKeyRepository } from './store/repositories/api-keys.js';
 import { SqlChannelRepository } from './store/repositories/channels.js';
+import { SqlSessionRevocations } from './store/repositories/revoked-sessions.js';
 import { SqlUsageRepository } from './store/repositories/usage.js';
 import { SqlUserRepository } from './store/repositories/users.js';
 
@@ -40,6 +41,7 @@ export async function openRuntime(
     databaseUrl: config.databaseUrl,
     dataDir: config.dataDir,
     poolSize: config.databasePoolSize,
+    onError: onBackgroundError,
   });
   let shared: SharedState | undefined;
   try {
@@ -64,10 +66,11 @@ export async function openRuntime(
   const channelsTopic = 'channels.changed';
   const unsubscribe = await shared.bus.subscribe(channelsTopic, () => router.reload());
   const core: Core = createCore(config, {
-    users: new SqlUserRepository(database.db),
+    users: new SqlUserRepository(database.db, database.dialect),
     apiKeys: new SqlApiKeyRepository(database.db),
     passwords: argon2PasswordHasher,
     sessionTokens: createJwtSessionTokens(secret),
+    sessionRevocations: new SqlSessionRevocations(database.db),
     shared,
     channels: new SqlChannelRepository(database.db),
     usage: new SqlUsageRepository(database.db),

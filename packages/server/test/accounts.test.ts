@@ -1,5 +1,6 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { PASSWORD, freshName, signUp } from './helpers/accounts.js';
+import { isolatedStores } from './helpers/env.js';
 import { startServer, type TestServer } from './helpers/server.js';
 
 let server: TestServer;
@@ -170,6 +171,23 @@ describe('PATCH /me', () => {
     );
     const relogin = await api().post('/api/v1/auth/login', { username: account.username, password: 'a new password' });
     expect(relogin.status).toBe(200);
+  });
+});
+
+describe('logout', () => {
+  it('still holds after a restart on the same stores', async () => {
+    const stores = await isolatedStores();
+    const first = await startServer({}, stores);
+    const account = await signUp(first.http);
+    expect((await first.http.post('/api/v1/auth/logout', undefined, { cookie: account.cookie })).status).toBe(204);
+    await first.close({ keepStores: true });
+    const second = await startServer({}, stores);
+    try {
+      expect((await second.http.get('/api/v1/me', { cookie: account.cookie })).status).toBe(401);
+      expect((await second.http.get('/api/v1/me', { bearer: account.key })).status).toBe(200);
+    } finally {
+      await second.close();
+    }
   });
 });
 

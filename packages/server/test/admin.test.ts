@@ -25,6 +25,11 @@ describe('admin routes', () => {
     expect(me.body.user.role).toBe('user');
   });
 
+  it('refuse non-admins with a session cookie too', async () => {
+    expect((await api().get('/api/v1/admin/users', { cookie: user.cookie })).status).toBe(403);
+    expect((await api().get('/api/v1/admin/channels', { cookie: user.cookie })).status).toBe(403);
+  });
+
   it('refuse anonymous callers with 401', async () => {
     expect((await api().get('/api/v1/admin/users')).status).toBe(401);
   });

@@ -62,11 +62,25 @@ describe('loadConfig', () => {
     [{ PARLEY_DATABASE_URL: 'mysql://x' }, /databaseUrl \(PARLEY_DATABASE_URL\) must match .*got \(hidden\)/],
     [{ PARLEY_REDIS_URL: 'localhost:6379' }, /redisUrl \(PARLEY_REDIS_URL\)/],
     [{ PARLEY_SECRET: 'short' }, /secret \(PARLEY_SECRET\) .*got \(hidden\)/],
-    [{ PARLEY_TRUST_PROXY: 'maybe' }, /trustProxy \(PARLEY_TRUST_PROXY\) must be boolean/],
     [{ PARLEY_LOG_LEVEL: 'loud' }, /logLevel \(PARLEY_LOG_LEVEL\) must be equal to one of the allowed values/],
   ])('stops on %j with one line naming the key', (env, message) => {
     expect(() => loadConfig({ env, cwd: emptyDir() })).toThrow(ConfigError);
     expect(() => loadConfig({ env, cwd: emptyDir() })).toThrow(message);
+  });
+
+  it('refuses unknown PARLEY_* variables, so that a typo is noticed', () => {
+    expect(() => loadConfig({ env: { PARLEY_DATABSE_URL: 'postgres://x/y' }, cwd: emptyDir() })).toThrow(
+      'Unknown environment variable PARLEY_DATABSE_URL',
+    );
+    expect(() =>
+      loadConfig({ env: { PARLEY_USER_PASSWORD: 'x', PARLEY_TEST_ANYTHING: 'y' }, cwd: emptyDir() }),
+    ).not.toThrow();
+  });
+
+  it('takes a hop count or proxy addresses for trustProxy', () => {
+    expect(loadConfig({ env: { PARLEY_TRUST_PROXY: '1' }, cwd: emptyDir() }).trustProxy).toBe(1);
+    expect(loadConfig({ env: { PARLEY_TRUST_PROXY: '10.0.0.0/8' }, cwd: emptyDir() }).trustProxy).toBe('10.0.0.0/8');
+    expect(loadConfig({ env: { PARLEY_TRUST_PROXY: 'false' }, cwd: emptyDir() }).trustProxy).toBe(false);
   });
 
   it('names unknown keys and broken files', () => {
@@ -102,6 +116,13 @@ describe('resolveSecret', () => {
     const first = resolveSecret(config);
     expect(first.length).toBeGreaterThanOrEqual(32);
     expect(resolveSecret(config)).toBe(first);
+  });
+
+  it('refuses a secret file too short to be safe', () => {
+    const dataDir = emptyDir();
+    writeFileSync(join(dataDir, 'secret'), '\n');
+    const config = loadConfig({ env: { PARLEY_DATA_DIR: dataDir }, cwd: dataDir });
+    expect(() => resolveSecret(config)).toThrow(/shorter than 32 characters/);
   });
 
   it('requires an explicit secret when instances share Redis', () => {

@@ -80,6 +80,8 @@ describe('API keys', () => {
     [{ name: 'x'.repeat(65) }, 'name'],
     [{ name: 'k', expiresAt: '2030-01-01' }, 'expiresAt'],
     [{ name: 'k', expiresAt: 1000 }, 'expiresAt'],
+    [{ name: 'k', expiresAt: 1e300 }, 'expiresAt'],
+    [{ name: 'k', expiresAt: 2 ** 60 }, 'expiresAt'],
     [{ name: 'k', scopes: ['*'] }, 'scopes'],
   ])('refuses %j with 400 and creates no key', async (body, field) => {
     const account = await signUp(api());

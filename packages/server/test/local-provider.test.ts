@@ -179,7 +179,7 @@ describe('local provider (node-llama-cpp, stories260K)', () => {
   });
 
   it('refuses with a retryable error when too many requests are waiting', async () => {
-    const busy = createLocalProvider({ modelPath, maxQueue: 1 });
+    const busy = createLocalProvider({ modelPath, threads: 1, maxQueue: 1 });
     try {
       const results = await Promise.allSettled(
         [0, 1, 2].map(() => collect(busy.chat(storyRequest({ maxTokens: 10 }), never()))),

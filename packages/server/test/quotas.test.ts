@@ -74,6 +74,9 @@ describe('anonymous quota', () => {
     for (let i = 0; i < 6; i++) statuses.push((await server.http.get('/api/v1/me')).status);
     // Unauthenticated requests to protected routes are still counted against the IP.
     expect(statuses).toEqual([401, 401, 401, 401, 429, 429]);
+    // A client cannot pick its own address: X-Forwarded-For is not believed by default.
+    const spoofed = await server.http.get('/api/v1/me', { headers: { 'x-forwarded-for': '203.0.113.9' } });
+    expect(spoofed.status).toBe(429);
     // Probes are never limited.
     expect((await server.http.get('/api/v1/health')).status).toBe(200);
     expect((await server.http.get('/healthz')).status).toBe(200);

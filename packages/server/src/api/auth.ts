@@ -84,7 +84,8 @@ export function registerAuthHooks(
       setRateLimitHeaders(reply, state);
     }
     if (refusal) throw refusal;
-    if (principal?.via === 'session' && principal.session.renewedToken) {
+    // Only a cookie is renewed: a client sending the token as a bearer keeps it where it likes.
+    if (principal?.via === 'session' && principal.session.renewedToken && request.headers.authorization === undefined) {
       setSessionCookie(reply, principal.session.renewedToken, deps.sessions.lifetimeMs);
     }
   });

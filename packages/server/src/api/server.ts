@@ -14,6 +14,17 @@ import { NATIVE_PREFIX, nativeApi } from './native/index.js';
 import { openAiApi } from './openai/index.js';
 import { createValidatorCompiler } from './validation.js';
 
+const REQUEST_ID = /^[\w.:-]{1,128}$/;
+/** Response headers a browser client may read across origins. */
+const EXPOSED_HEADERS = [
+  'ratelimit-limit',
+  'ratelimit-remaining',
+  'ratelimit-reset',
+  'retry-after',
+  'x-request-id',
+  'x-parley-overhead-ms',
+];
+
 export interface ServerDeps {
   config: Config;
   core: Core;
@@ -28,9 +39,14 @@ export async function buildServer(deps: ServerDeps): Promise<FastifyInstance> {
   const app = Fastify({
     logger: deps.logger ?? { level: config.logLevel },
     bodyLimit: config.bodyLimitBytes,
-    trustProxy: config.trustProxy,
-    requestIdHeader: 'x-request-id',
-    genReqId: () => randomUUID(),
+    // Fastify takes a hop count too (proxy-addr), though its types do not say so.
+    trustProxy: config.trustProxy as boolean | string,
+    // A caller's X-Request-Id is kept for tracing only when it is a plain token; logs stay clean.
+    requestIdHeader: false,
+    genReqId: (req) => {
+      const given = req.headers['x-request-id'];
+      return typeof given === 'string' && REQUEST_ID.test(given) ? given : randomUUID();
+    },
     return503OnClosing: true,
     forceCloseConnections: 'idle',
   });
@@ -67,7 +83,11 @@ export async function buildServer(deps: ServerDeps): Promise<FastifyInstance> {
   });
 
   await app.register(cookie);
-  await app.register(cors, { origin: config.cors.origins.length ? config.cors.origins : false, credentials: true });
+  await app.register(cors, {
+    origin: config.cors.origins.length ? config.cors.origins : false,
+    credentials: true,
+    exposedHeaders: EXPOSED_HEADERS,
+  });
   // Plain-HTTP deployments on a LAN are normal for a self-hosted server: do not force upgrades to HTTPS.
   await app.register(helmet, {
     global: true,

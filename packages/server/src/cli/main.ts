@@ -21,7 +21,7 @@ keyCommands(program);
 configCommands(program);
 
 try {
-  await program.parseAsync(process.argv.length > 2 ? process.argv : [...process.argv, 'serve']);
+  await program.parseAsync(process.argv);
 } catch (err) {
   // One line for the operator (a bad setting, a port in use, an unreachable database); the whole
   // error with its stack when asked for.

@@ -5,7 +5,7 @@ import { configOf } from './context.js';
 
 export function serveCommand(program: Command): void {
   program
-    .command('serve')
+    .command('serve', { isDefault: true })
     .description('run the server (the default command)')
     .action(async (_options, command: Command) => {
       const config = configOf(command);

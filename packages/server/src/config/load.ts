@@ -10,7 +10,7 @@ export class ConfigError extends Error {
   override name = 'ConfigError';
 }
 
-type EnvKind = 'string' | 'integer' | 'boolean' | 'list';
+type EnvKind = 'string' | 'integer' | 'boolean' | 'list' | 'trust';
 
 /** `PARLEY_*` variables and the config key each one overrides. */
 export const ENV_OVERRIDES: Record<string, { key: string; kind: EnvKind }> = {
@@ -24,12 +24,15 @@ export const ENV_OVERRIDES: Record<string, { key: string; kind: EnvKind }> = {
   PARLEY_SECRET: { key: 'secret', kind: 'string' },
   PARLEY_LOG_LEVEL: { key: 'logLevel', kind: 'string' },
   PARLEY_BODY_LIMIT_BYTES: { key: 'bodyLimitBytes', kind: 'integer' },
-  PARLEY_TRUST_PROXY: { key: 'trustProxy', kind: 'boolean' },
+  PARLEY_TRUST_PROXY: { key: 'trustProxy', kind: 'trust' },
   PARLEY_CORS_ORIGINS: { key: 'cors.origins', kind: 'list' },
   PARLEY_SESSION_LIFETIME_SECONDS: { key: 'session.lifetimeSeconds', kind: 'integer' },
   PARLEY_ALLOW_REGISTRATION: { key: 'allowRegistration', kind: 'boolean' },
   PARLEY_LOCAL_MODEL: { key: 'localModel', kind: 'string' },
 };
+
+/** PARLEY_* variables read elsewhere than the config: by the CLI, or by the test suite. */
+const OTHER_ENV = /^PARLEY_(CONFIG|USER_PASSWORD|TEST_\w+)$/;
 
 const require = createRequire(import.meta.url);
 const CONFIG_FILES = ['parley.config.json', 'parley.config.yaml', 'parley.config.yml'];
@@ -49,6 +52,11 @@ export function loadConfig(options: LoadOptions = {}): Config {
   const raw = readConfigFile(options.file ?? env.PARLEY_CONFIG, cwd);
   const sources = new Map<string, string>();
 
+  const unknown = Object.keys(env).find(
+    (name) => name.startsWith('PARLEY_') && !ENV_OVERRIDES[name] && !OTHER_ENV.test(name),
+  );
+  if (unknown)
+    throw new ConfigError(`Unknown environment variable ${unknown} (see the README for the PARLEY_* variables)`);
   for (const [name, { key, kind }] of Object.entries(ENV_OVERRIDES)) {
     const value = env[name];
     if (value === undefined) continue;
@@ -92,6 +100,9 @@ function fromEnv(value: string, kind: EnvKind): unknown {
       if (/^(1|true|yes|on)$/i.test(value)) return true;
       if (/^(0|false|no|off)$/i.test(value)) return false;
       return value;
+    case 'trust':
+      if (/^(true|false)$/i.test(value)) return value.toLowerCase() === 'true';
+      return /^\d+$/.test(value) ? Number(value) : value;
     case 'list':
       return value
         .split(',')
@@ -164,9 +175,8 @@ function channelsFromEnv(env: NodeJS.ProcessEnv, localModel: string): ChannelCon
 /** The effective config for display: secrets replaced, passwords inside URLs hidden. */
 export function maskSecrets(config: Config): Config {
   const masked = structuredClone(config);
-  masked.secret = config.secret ? '********' : '';
-  masked.databaseUrl = maskUrlPassword(config.databaseUrl);
-  masked.redisUrl = maskUrlPassword(config.redisUrl);
+  for (const key of SECRET_KEYS)
+    masked[key] = key === 'secret' ? (config.secret ? '********' : '') : maskUrlPassword(config[key]);
   for (const channel of masked.channels) channel.apiKeys = channel.apiKeys.map(() => '********');
   return masked;
 }

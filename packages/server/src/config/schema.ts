@@ -81,7 +81,14 @@ export const ConfigSchema = Type.Object(
     secret: Type.String({ default: '', pattern: '^(|.{32,})$' }),
     logLevel: StringEnum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'], { default: 'info' }),
     bodyLimitBytes: Type.Integer({ minimum: 1024, maximum: 1024 * 1024 * 1024, default: 1024 * 1024 }),
-    trustProxy: Type.Boolean({ default: false }),
+    /**
+     * Whose `X-Forwarded-For` to believe: false (nobody), a hop count, or addresses/CIDRs of the
+     * proxies (comma-separated). `true` believes any client, so only use it behind a proxy that
+     * overwrites the header.
+     */
+    trustProxy: Type.Union([Type.Boolean(), Type.Integer({ minimum: 0 }), Type.String({ minLength: 1 })], {
+      default: false,
+    }),
     shutdownTimeoutMs: Type.Integer({ minimum: 0, default: 10_000 }),
     cors: Type.Object(
       { origins: Type.Array(Type.String({ minLength: 1 }), { default: [] }) },

@@ -1,8 +1,10 @@
 import { randomBytes } from 'node:crypto';
-import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { linkSync, mkdirSync, readFileSync, unlinkSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { ConfigError } from './load.js';
 import type { Config } from './schema.js';
+
+const MIN_LENGTH = 32;
 
 /**
  * The server secret: from config, else the one kept in `<dataDir>/secret` (created on first start
@@ -15,19 +17,33 @@ export function resolveSecret(config: Config): string {
     throw new ConfigError('Invalid configuration: secret (PARLEY_SECRET) must be set when redisUrl is set');
   }
   const file = join(config.dataDir, 'secret');
-  try {
-    return readFileSync(file, 'utf8').trim();
-  } catch (err) {
-    if ((err as NodeJS.ErrnoException).code !== 'ENOENT') throw err;
-  }
+  const existing = readSecret(file);
+  if (existing !== undefined) return existing;
   mkdirSync(config.dataDir, { recursive: true });
-  const secret = randomBytes(32).toString('base64url');
+  // Written whole under a temporary name, then linked into place: a concurrent process (the CLI,
+  // a second server) either finds no file or a complete one, never a half-written secret.
+  const temporary = `${file}.${process.pid}.${randomBytes(4).toString('hex')}`;
+  writeFileSync(temporary, randomBytes(32).toString('base64url') + '\n', { mode: 0o600 });
   try {
-    writeFileSync(file, secret + '\n', { mode: 0o600, flag: 'wx' });
-    return secret;
+    linkSync(temporary, file);
   } catch (err) {
-    // Another process on the same data directory created it first: use theirs.
-    if ((err as NodeJS.ErrnoException).code === 'EEXIST') return readFileSync(file, 'utf8').trim();
+    if ((err as NodeJS.ErrnoException).code !== 'EEXIST') throw err;
+  } finally {
+    unlinkSync(temporary);
+  }
+  return readSecret(file)!;
+}
+
+function readSecret(file: string): string | undefined {
+  let secret: string;
+  try {
+    secret = readFileSync(file, 'utf8').trim();
+  } catch (err) {
+    if ((err as NodeJS.ErrnoException).code === 'ENOENT') return undefined;
     throw err;
   }
+  if (secret.length < MIN_LENGTH) {
+    throw new ConfigError(`The secret in ${file} is shorter than ${MIN_LENGTH} characters: replace or remove the file`);
+  }
+  return secret;
 }

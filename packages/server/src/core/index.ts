@@ -2,7 +2,7 @@ import type { Config } from '../config/schema.js';
 import { ApiKeyService } from './accounts/api-keys.js';
 import { Authenticator } from './accounts/authenticate.js';
 import type { ApiKeyRepository, UserRepository } from './accounts/model.js';
-import type { PasswordHasher, SessionTokens } from './accounts/ports.js';
+import type { PasswordHasher, SessionRevocations, SessionTokens } from './accounts/ports.js';
 import { SessionService } from './accounts/sessions.js';
 import { UserService } from './accounts/users.js';
 import type { ModelGateway } from './chat-model.js';
@@ -19,6 +19,7 @@ export interface CorePorts {
   apiKeys: ApiKeyRepository;
   passwords: PasswordHasher;
   sessionTokens: SessionTokens;
+  sessionRevocations: SessionRevocations;
   shared: SharedState;
   channels: ChannelRepository;
   usage: UsageRepository;
@@ -53,7 +54,7 @@ export function createCore(config: Config, ports: CorePorts): Core {
     ports.users,
     ports.passwords,
     ports.sessionTokens,
-    ports.shared.kv,
+    ports.sessionRevocations,
     ports.shared.limiter,
     {
       lifetimeMs: config.session.lifetimeSeconds * 1000,

@@ -5,6 +5,15 @@
 
 export type BusHandler = (message: unknown) => void;
 
+/** Calls a subscriber; one that throws must not break delivery to the others, nor the process. */
+export function deliver(handler: BusHandler, message: unknown, onError: (err: unknown) => void): void {
+  try {
+    handler(message);
+  } catch (err) {
+    onError(err);
+  }
+}
+
 /** Publish/subscribe of domain events. Messages are JSON values. */
 export interface Bus {
   publish(topic: string, message: unknown): Promise<void>;

@@ -4,9 +4,9 @@ import { createMemorySharedState } from './memory/index.js';
 /** Redis when a URL is configured (required for several instances), otherwise in-process. */
 export async function createSharedState(
   options: { redisUrl: string; redisKeyPrefix: string },
-  onError: (err: Error) => void,
+  onError: (err: unknown) => void,
 ): Promise<SharedState> {
-  if (!options.redisUrl) return createMemorySharedState();
+  if (!options.redisUrl) return createMemorySharedState(onError);
   // Loaded only when used: a single instance never needs the Redis client.
   const { createRedisSharedState } = await import('./redis/index.js');
   return createRedisSharedState({ url: options.redisUrl, keyPrefix: options.redisKeyPrefix, onError });

@@ -21,6 +21,8 @@ export interface DatabaseOptions {
   databaseUrl: string;
   dataDir: string;
   poolSize: number;
+  /** Errors of idle pooled connections (PostgreSQL restarts, network drops): reported, not fatal. */
+  onError?: (err: Error) => void;
 }
 
 export interface Database {
@@ -111,7 +113,10 @@ async function postgresDialect(options: DatabaseOptions): Promise<PostgresDialec
     max: options.poolSize,
     // Millisecond timestamps are bigint columns; they fit a JS number exactly.
     types: { getTypeParser: (oid, format) => (oid === PG_INT8 ? Number : pg.types.getTypeParser(oid, format)) },
+    connectionTimeoutMillis: 10_000,
   });
+  // Without a listener, a connection dropped while idle would crash the process; the pool replaces it.
+  pool.on('error', (err) => options.onError?.(err));
   return new PostgresDialect({ pool });
 }
 

@@ -12,6 +12,13 @@ export interface Tables {
   instanceFlags: InstanceFlagsTable;
   channels: ChannelsTable;
   usageRecords: UsageRecordsTable;
+  revokedSessions: RevokedSessionsTable;
+}
+
+/** Sessions ended by logout, kept until no token of theirs can still be valid. */
+export interface RevokedSessionsTable {
+  sessionId: string;
+  expiresAt: number;
 }
 
 export interface ChannelsTable {

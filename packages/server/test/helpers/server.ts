@@ -1,7 +1,7 @@
 import { createParley, type Parley } from '../../src/app.js';
 import { loadConfig } from '../../src/config/load.js';
 import type { Config } from '../../src/config/schema.js';
-import { REDIS_URL, isolatedStores } from './env.js';
+import { REDIS_URL, isolatedStores, type Isolated } from './env.js';
 import { HttpClient } from './http.js';
 
 export const TEST_SECRET = 'test-secret-0123456789-abcdefghijklmnopqrstuvwxyz';
@@ -20,12 +20,16 @@ export interface TestServer {
   config: Config;
   parley: Parley;
   http: HttpClient;
-  close(): Promise<void>;
+  /** Stops the server; the stores are removed too unless kept for another server. */
+  close(options?: { keepStores?: boolean }): Promise<void>;
 }
 
 /** A real server on a loopback port, with stores of its own; `overrides` are config keys (dotted). */
-export async function startServer(overrides: Record<string, unknown> = {}): Promise<TestServer> {
-  const stores = await isolatedStores();
+export async function startServer(
+  overrides: Record<string, unknown> = {},
+  stores: Isolated | undefined = undefined,
+): Promise<TestServer> {
+  stores ??= await isolatedStores();
   const config = loadConfig({
     env: {},
     overrides: {
@@ -51,9 +55,9 @@ export async function startServer(overrides: Record<string, unknown> = {}): Prom
     config,
     parley,
     http: new HttpClient(url),
-    async close() {
+    async close(options = {}) {
       await parley.close();
-      await stores.cleanup();
+      if (!options.keepStores) await stores!.cleanup();
     },
   };
 }

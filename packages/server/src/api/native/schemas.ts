@@ -4,8 +4,9 @@ import { ROLES } from '../../core/accounts/model.js';
 import { AVATAR_URL, DISPLAY_NAME, KEY_NAME, PASSWORD, USERNAME } from '../../core/accounts/rules.js';
 import { TIER_NAMES } from '../../config/schema.js';
 
-/** Epoch milliseconds, as every time in the native API. */
-export const Millis = (options: { description?: string } = {}) => Type.Integer({ minimum: 0, ...options });
+/** Epoch milliseconds, as every time in the native API (bounded by what a Date can hold). */
+export const Millis = (options: { description?: string } = {}) =>
+  Type.Integer({ minimum: 0, maximum: 8_640_000_000_000_000, ...options });
 
 export const ErrorBody = Type.Object(
   {

@@ -59,10 +59,13 @@ export interface UserRepository {
   insert(user: NewUser): Promise<User>;
   findById(id: string): Promise<User | undefined>;
   findByUsername(username: string): Promise<User | undefined>;
-  update(id: string, patch: UserPatch): Promise<User | undefined>;
+  /**
+   * Applies the patch. With `keepAnActiveAdmin`, refuses (Conflict) a change that would leave no
+   * active admin, decided atomically against concurrent changes.
+   */
+  update(id: string, patch: UserPatch, options?: { keepAnActiveAdmin?: boolean }): Promise<User | undefined>;
   /** Users ordered by id (creation order), starting after the cursor id. */
   list(options: { limit: number; after?: string }): Promise<User[]>;
-  countAdmins(options: { excludingDisabled: boolean }): Promise<number>;
 }
 
 export interface ApiKeyRepository {

@@ -18,3 +18,12 @@ export interface SessionTokens {
   /** The claims of a well-signed, unexpired token; undefined otherwise. */
   verify(token: string): SessionClaims | undefined;
 }
+
+/**
+ * Sessions ended before their tokens expire (logout). Kept in the database, so that a logout holds
+ * across restarts and for every instance.
+ */
+export interface SessionRevocations {
+  revoke(sessionId: string, until: number): Promise<void>;
+  isRevoked(sessionId: string, now: number): Promise<boolean>;
+}

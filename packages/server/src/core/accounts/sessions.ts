@@ -1,8 +1,8 @@
 import { randomUUID } from 'node:crypto';
-import type { KeyValue, RateLimiter } from '../shared-state.js';
+import type { RateLimiter } from '../shared-state.js';
 import { Forbidden, RateLimited, Unauthorized } from '../errors.js';
 import type { User, UserRepository } from './model.js';
-import type { PasswordHasher, SessionClaims, SessionTokens } from './ports.js';
+import type { PasswordHasher, SessionClaims, SessionRevocations, SessionTokens } from './ports.js';
 import { normaliseUsername } from './rules.js';
 
 export interface SessionOptions {
@@ -27,7 +27,7 @@ export class SessionService {
     private readonly users: UserRepository,
     private readonly passwords: PasswordHasher,
     private readonly tokens: SessionTokens,
-    private readonly kv: KeyValue,
+    private readonly revocations: SessionRevocations,
     private readonly limiter: RateLimiter,
     private readonly options: SessionOptions,
     private readonly now: () => number = Date.now,
@@ -59,7 +59,7 @@ export class SessionService {
     if (!claims) throw new Unauthorized('Session is invalid or has expired');
     const [user, revoked] = await Promise.all([
       this.users.findById(claims.userId),
-      this.kv.get(revokedKey(claims.sessionId)),
+      this.revocations.isRevoked(claims.sessionId, this.now()),
     ]);
     if (!user || revoked || claims.issuedAt < user.sessionsValidAfter) {
       throw new Unauthorized('Session is invalid or has expired');
@@ -75,9 +75,9 @@ export class SessionService {
     return this.issue(claims.userId, claims.sessionId);
   }
 
+  /** Ends the session, including every renewal of it (a renewed token outlives the one presented). */
   async logout(claims: SessionClaims): Promise<void> {
-    const ttl = claims.expiresAt - this.now();
-    if (ttl > 0) await this.kv.set(revokedKey(claims.sessionId), 1, ttl);
+    await this.revocations.revoke(claims.sessionId, this.now() + this.options.lifetimeMs);
   }
 
   get lifetimeMs(): number {
@@ -93,5 +93,3 @@ export class SessionService {
     return this.dummyHash;
   }
 }
-
-const revokedKey = (sessionId: string) => `session:revoked:${sessionId}`;

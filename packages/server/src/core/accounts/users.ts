@@ -1,5 +1,5 @@
 import { randomBytes } from 'node:crypto';
-import { Conflict, Forbidden, Invalid, NotFound } from '../errors.js';
+import { Forbidden, Invalid, NotFound } from '../errors.js';
 import { newId } from '../ids.js';
 import type { Page, Role, Tier, User, UserPatch, UserRepository } from './model.js';
 import type { PasswordHasher } from './ports.js';
@@ -128,10 +128,13 @@ export class UserService {
     const target = await this.get(id);
     const losesAdmin =
       target.role === 'admin' && !target.disabled && (changes.role === 'user' || changes.disabled === true);
-    if (losesAdmin && (await this.users.countAdmins({ excludingDisabled: true })) <= 1) {
-      throw new Conflict('The last active admin cannot be demoted or disabled', changes.role ? 'role' : 'disabled');
-    }
-    const updated = await this.users.update(id, { ...changes, updatedAt: this.now() });
+    const patch: UserPatch = {
+      role: changes.role,
+      tier: changes.tier,
+      disabled: changes.disabled,
+      updatedAt: this.now(),
+    };
+    const updated = await this.users.update(id, patch, { keepAnActiveAdmin: losesAdmin });
     if (!updated) throw new NotFound('User');
     return updated;
   }

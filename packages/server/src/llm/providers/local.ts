@@ -42,6 +42,7 @@ export interface LocalModelOptions {
 }
 
 export type LocalProvider = Provider & {
+  /** Read from the GGUF header in the background from creation on; exact once `listModels()` has resolved. */
   readonly modelInfo: ModelInfo;
   /** CPU threads a generation may use: the configured value until the model is loaded, then the context's own. */
   readonly threads: number;
@@ -268,8 +269,8 @@ export function createLocalProvider(options: LocalModelOptions): LocalProvider {
       throw new UpstreamError('maxTokens must be at least 1', false, 400);
     }
     const engine = await abortable(loadChatEngine(), signal);
-    // request.tools and toolChoice are ignored: this provider formats plain chat turns only and reports
-    // `tools: false`, so the router does not send tool-using requests here on purpose.
+    // Tools are not supported: request.tools and toolChoice are ignored and the model answers in plain text.
+    // `capabilities.tools: false` is what lets the router keep tool-using requests away from this provider.
     const prompt = buildPrompt(engine, request.messages);
     const contextSize = engine.context.contextSize;
     if (prompt.tokens.length >= contextSize) {

@@ -1,7 +1,9 @@
-import type { Bus, BusHandler } from '../../core/shared-state.js';
+import { deliver, type Bus, type BusHandler } from '../../core/shared-state.js';
 
 export class MemoryBus implements Bus {
   private readonly topics = new Map<string, Set<BusHandler>>();
+
+  constructor(private readonly onError: (err: unknown) => void) {}
 
   async publish(topic: string, message: unknown): Promise<void> {
     const handlers = this.topics.get(topic);
@@ -9,7 +11,7 @@ export class MemoryBus implements Bus {
     // Same contract as Redis: subscribers get a copy, delivered after the publisher continues.
     const copy = JSON.parse(JSON.stringify(message)) as unknown;
     queueMicrotask(() => {
-      for (const handler of handlers) handler(copy);
+      for (const handler of handlers) deliver(handler, copy, this.onError);
     });
   }
 

@@ -5,12 +5,12 @@ import { MemoryKeyValue } from './kv.js';
 import { MemoryRateLimiter } from './limiter.js';
 
 /** Shared state for a single instance: everything lives in this process. */
-export function createMemorySharedState(): SharedState {
+export function createMemorySharedState(onError: (err: unknown) => void = (err) => console.error(err)): SharedState {
   const values = new ExpiringMap<string>();
   const counters = new ExpiringMap<number>();
   return {
     kind: 'memory',
-    bus: new MemoryBus(),
+    bus: new MemoryBus(onError),
     kv: new MemoryKeyValue(values),
     limiter: new MemoryRateLimiter(counters),
     async ping() {},

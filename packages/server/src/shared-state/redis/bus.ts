@@ -1,5 +1,5 @@
 import type { Redis } from 'ioredis';
-import type { Bus, BusHandler } from '../../core/shared-state.js';
+import { deliver, type Bus, type BusHandler } from '../../core/shared-state.js';
 
 /** Redis pub/sub. Subscriptions need a connection of their own, opened on first use. */
 export class RedisBus implements Bus {
@@ -10,6 +10,7 @@ export class RedisBus implements Bus {
     private readonly publisher: Redis,
     private readonly connect: () => Redis,
     private readonly prefix: string,
+    private readonly onError: (err: unknown) => void,
   ) {}
 
   async publish(topic: string, message: unknown): Promise<void> {
@@ -50,8 +51,14 @@ export class RedisBus implements Bus {
     subscriber.on('message', (channel: string, text: string) => {
       const handlers = this.topics.get(channel.slice(this.prefix.length));
       if (!handlers) return;
-      const message = JSON.parse(text) as unknown;
-      for (const handler of handlers) handler(message);
+      let message: unknown;
+      try {
+        message = JSON.parse(text);
+      } catch (err) {
+        this.onError(err);
+        return;
+      }
+      for (const handler of handlers) deliver(handler, message, this.onError);
     });
     await subscriber.connect();
     return subscriber;

@@ -10,7 +10,7 @@ export interface RedisOptions {
   /** Namespaces every key and channel, so several deployments (or test runs) can share one Redis. */
   keyPrefix: string;
   /** Connection errors after start; ioredis reconnects by itself, so these are reports, not failures. */
-  onError?: (err: Error) => void;
+  onError?: (err: unknown) => void;
 }
 
 /** Shared state for many instances: every instance that points at the same Redis sees the same state. */
@@ -33,7 +33,7 @@ export async function createRedisSharedState(options: RedisOptions): Promise<Sha
     client.disconnect();
     throw new Error(`Cannot connect to Redis at ${maskUrlPassword(options.url)}: ${(err as Error).message}`);
   }
-  const bus = new RedisBus(client, connect, options.keyPrefix);
+  const bus = new RedisBus(client, connect, options.keyPrefix, (err) => options.onError?.(err));
   return {
     kind: 'redis',
     bus,

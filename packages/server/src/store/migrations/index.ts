@@ -1,11 +1,13 @@
 import type { Migration, MigrationProvider } from 'kysely';
 import * as accounts from './0001_accounts.js';
 import * as gateway from './0002_gateway.js';
+import * as revokedSessions from './0003_revoked_sessions.js';
 
 /** Every migration, in order. One set serves SQLite and PostgreSQL. */
 const migrations: Record<string, Migration> = {
   '0001_accounts': accounts,
   '0002_gateway': gateway,
+  '0003_revoked_sessions': revokedSessions,
 };
 
 export const migrationProvider: MigrationProvider = {

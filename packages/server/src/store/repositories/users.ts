@@ -7,7 +7,10 @@ import type { Tables, UsersTable } from '../tables.js';
 export const FIRST_ADMIN_FLAG = 'first_admin';
 
 export class SqlUserRepository implements UserRepository {
-  constructor(private readonly db: Kysely<Tables>) {}
+  constructor(
+    private readonly db: Kysely<Tables>,
+    private readonly dialect: 'sqlite' | 'postgres',
+  ) {}
 
   async insert(user: NewUser): Promise<User> {
     try {
@@ -45,35 +48,48 @@ export class SqlUserRepository implements UserRepository {
     return row && toUser(row);
   }
 
-  async update(id: string, patch: UserPatch): Promise<User | undefined> {
+  async update(id: string, patch: UserPatch, options: { keepAnActiveAdmin?: boolean } = {}): Promise<User | undefined> {
     const { isPublic, disabled, ...rest } = patch;
-    const row = await this.db
-      .updateTable('users')
-      .set({
-        ...rest,
-        ...(isPublic === undefined ? {} : { isPublic: Number(isPublic) }),
-        ...(disabled === undefined ? {} : { disabled: Number(disabled) }),
-      })
-      .where('id', '=', id)
-      .returningAll()
-      .executeTakeFirst();
-    return row && toUser(row);
+    const values = {
+      ...rest,
+      ...(isPublic === undefined ? {} : { isPublic: Number(isPublic) }),
+      ...(disabled === undefined ? {} : { disabled: Number(disabled) }),
+    };
+    const apply = (db: Kysely<Tables>) =>
+      db.updateTable('users').set(values).where('id', '=', id).returningAll().executeTakeFirst();
+    if (!options.keepAnActiveAdmin) {
+      const row = await apply(this.db);
+      return row && toUser(row);
+    }
+
+    return this.db.transaction().execute(async (trx) => {
+      // Two admins demoting each other at once must not both succeed: on PostgreSQL the admin rows
+      // are locked first; on SQLite the transaction holds the write lock from its start.
+      if (this.dialect === 'postgres') {
+        await trx
+          .selectFrom('users')
+          .select('id')
+          .where('role', '=', 'admin')
+          .where('disabled', '=', 0)
+          .forUpdate()
+          .execute();
+      }
+      const row = await apply(trx);
+      const { count } = await trx
+        .selectFrom('users')
+        .select((eb) => eb.fn.countAll<number>().as('count'))
+        .where('role', '=', 'admin')
+        .where('disabled', '=', 0)
+        .executeTakeFirstOrThrow();
+      if (Number(count) === 0) throw new Conflict('The last active admin cannot be demoted or disabled');
+      return row && toUser(row);
+    });
   }
 
   async list({ limit, after }: { limit: number; after?: string }): Promise<User[]> {
     let query = this.db.selectFrom('users').selectAll().orderBy('id').limit(limit);
     if (after) query = query.where('id', '>', after);
     return (await query.execute()).map(toUser);
-  }
-
-  async countAdmins({ excludingDisabled }: { excludingDisabled: boolean }): Promise<number> {
-    let query = this.db
-      .selectFrom('users')
-      .select((eb) => eb.fn.countAll<number>().as('count'))
-      .where('role', '=', 'admin');
-    if (excludingDisabled) query = query.where('disabled', '=', 0);
-    const { count } = await query.executeTakeFirstOrThrow();
-    return Number(count);
   }
 }
 
