@@ -7,7 +7,11 @@ import { pathToFileURL } from 'node:url';
 /** What the fake answers, for the checks of a benchmark: the reply is TOKEN repeated CHUNKS times. */
 export const FAKE = { model: 'bench-model', token: ' tok', chunks: 200, promptTokens: 8 };
 const content = FAKE.token.repeat(FAKE.chunks);
-const usage = { prompt_tokens: FAKE.promptTokens, completion_tokens: FAKE.chunks, total_tokens: FAKE.promptTokens + FAKE.chunks };
+const usage = {
+  prompt_tokens: FAKE.promptTokens,
+  completion_tokens: FAKE.chunks,
+  total_tokens: FAKE.promptTokens + FAKE.chunks,
+};
 const base = { id: 'chatcmpl-bench', created: 1_700_000_000, model: FAKE.model, system_fingerprint: null };
 
 const completion = Buffer.from(
@@ -21,7 +25,8 @@ const completion = Buffer.from(
   }),
 );
 
-const chunk = (choices, extra) => `data: ${JSON.stringify({ ...base, object: 'chat.completion.chunk', choices, ...extra })}\n\n`;
+const chunk = (choices, extra) =>
+  `data: ${JSON.stringify({ ...base, object: 'chat.completion.chunk', choices, ...extra })}\n\n`;
 const choice = (delta, finishReason = null) => ({ index: 0, delta, logprobs: null, finish_reason: finishReason });
 const frames = Array.from({ length: FAKE.chunks }, (_, i) =>
   chunk([choice(i === 0 ? { role: 'assistant', content: FAKE.token } : { content: FAKE.token })]),

@@ -24,6 +24,9 @@ export function runLoad({ url, method = 'POST', headers, body, connections, seco
           p50Ms: percentile(latencies, 50),
           p99Ms: percentile(latencies, 99),
           meanMs: latencies.reduce((a, b) => a + b, 0) / (latencies.length || 1),
+          // Few answers per connection make a coarse figure: connections that start together and are served
+          // fairly finish in waves, and a round's count depends on where its end falls among them.
+          answersPerConnection: result['2xx'] / connections,
           non2xx: result.non2xx,
           errors: result.errors,
           timeouts: result.timeouts,

@@ -15,13 +15,21 @@ import { ratio, summarize } from '../lib/stats.js';
 const TARGETS = { throughput: 0.5, addedP50Ms: 0.3, addedP99Ms: 1, streamedBytes: 0.5, atConnections: 16 };
 const SERVER_CPU = 0;
 const CLIENT_CPU = 1;
+const SETTLE_MS = 300;
+// Below this, a round's count of answers is too coarse a throughput figure (see lib/load.js).
+const MIN_ANSWERS_PER_CONNECTION = 10;
 const PATH = '/v1/chat/completions';
 const MESSAGES = [{ role: 'user', content: 'hi' }];
 const MODES = {
   json: { label: 'non-streaming', body: JSON.stringify({ model: FAKE.model, messages: MESSAGES }) },
   stream: {
     label: 'streaming',
-    body: JSON.stringify({ model: FAKE.model, messages: MESSAGES, stream: true, stream_options: { include_usage: true } }),
+    body: JSON.stringify({
+      model: FAKE.model,
+      messages: MESSAGES,
+      stream: true,
+      stream_options: { include_usage: true },
+    }),
   },
 };
 const LABELS = { direct: 'direct to the fake upstream', proxy: 'minimal proxy (undici Pool)', parley: 'Parley' };
@@ -29,7 +37,10 @@ const LABELS = { direct: 'direct to the fake upstream', proxy: 'minimal proxy (u
 // Tiers far above what a benchmark can send: the quota is checked on every request, never hit.
 const parleyConfig = (upstream) => ({
   tiers: Object.fromEntries(
-    ['free', 'basic', 'pro', 'enterprise'].map((t) => [t, { requestsPerMinute: 100_000_000, requestsPerDay: 1_000_000_000 }]),
+    ['free', 'basic', 'pro', 'enterprise'].map((t) => [
+      t,
+      { requestsPerMinute: 100_000_000, requestsPerDay: 1_000_000_000 },
+    ]),
   ),
   anonymous: { requestsPerMinute: 100_000_000 },
   channels: [
@@ -57,7 +68,12 @@ function parseOptions(argv) {
     profile: values.profile,
     pin: !values['no-pin'],
   };
-  if (!(options.seconds > 0) || !(options.warmupSeconds >= 0) || !Number.isInteger(options.rounds) || options.rounds < 1)
+  if (
+    !(options.seconds > 0) ||
+    !(options.warmupSeconds >= 0) ||
+    !Number.isInteger(options.rounds) ||
+    options.rounds < 1
+  )
     throw new Error('--duration (s) must be > 0, --warmup (s) ≥ 0, --rounds ≥ 1');
   if (!options.connections.every((c) => Number.isInteger(c) && c > 0))
     throw new Error('--connections takes a comma-separated list of positive integers, e.g. 1,16,256');
@@ -124,7 +140,10 @@ async function measure(target, mode, connections, seconds) {
   const sides = { server: target.serverPid, client: [process.pid, ...target.clientPids] };
   const cpu = async () => ({
     server: await cpuSeconds(sides.server),
-    client: (await Promise.all(sides.client.map(cpuSeconds))).reduce((a, b) => (a == null || b == null ? null : a + b), 0),
+    client: (await Promise.all(sides.client.map(cpuSeconds))).reduce(
+      (a, b) => (a == null || b == null ? null : a + b),
+      0,
+    ),
   });
   const before = await cpu();
   const result = await runLoad({
@@ -196,7 +215,9 @@ export async function run(argv) {
 
     const runs = Object.keys(MODES).length * options.connections.length * targets.length;
     const estimate = runs * (options.warmupSeconds + options.rounds * options.seconds);
-    process.stderr.write(`  ${runs} runs of ${options.rounds} × ${options.seconds} s, about ${Math.ceil(estimate / 60)} min\n`);
+    process.stderr.write(
+      `  ${runs} runs of ${options.rounds} × ${options.seconds} s, about ${Math.ceil(estimate / 60)} min\n`,
+    );
 
     // samples[mode][connections][target] = one result per round; warm-up runs only count their errors.
     const samples = {};
@@ -211,10 +232,14 @@ export async function run(argv) {
           for (const target of targets) {
             const seconds = round ? options.seconds : options.warmupSeconds;
             if (!seconds) continue;
+            // A run ends by cutting its in-flight requests off; let the last server finish cleaning up (on a
+            // core it may share with the next target) before measuring the next one.
+            await sleep(SETTLE_MS);
             const sample = await measure(target, mode, connections, seconds);
             if (target.name === 'parley') parleyOk += sample.ok;
             if (round) byTarget[target.name].push(sample);
-            else if (sample.non2xx || sample.errors) warmupErrors.push({ target: target.name, mode, connections, ...sample });
+            else if (sample.non2xx || sample.errors)
+              warmupErrors.push({ target: target.name, mode, connections, ...sample });
             const label = round ? `round ${round}/${options.rounds}` : 'warm-up';
             process.stderr.write(
               `  ${MODES[mode].label} c${connections} ${label}: ${target.name} ${sample.requestsPerSecond.toFixed(0)} req/s` +
@@ -238,7 +263,16 @@ export async function run(argv) {
       const target = { ...targets[2], url: parley.url, serverPid: parley.child.pid };
       profile = await profileRound(target, parley.child, dir, options);
     }
-    return report({ options, layout, targets, checks, samples, warmupErrors, ledger: { ...ledger, parleyOk }, profile });
+    return report({
+      options,
+      layout,
+      targets,
+      checks,
+      samples,
+      warmupErrors,
+      ledger: { ...ledger, parleyOk },
+      profile,
+    });
   } finally {
     forget();
     removeScratch();
@@ -263,6 +297,8 @@ async function usageLedger(url, key) {
 async function profileRound(target, child, dir, options) {
   const connections = TARGETS.atConnections;
   await measure(target, 'stream', connections, Math.max(options.warmupSeconds, 1));
+  // The warm-up ends by cutting requests off, whose clean-up (a first one loads the tokenizer) is not the round's.
+  await sleep(1000);
   const from = Number(process.hrtime.bigint() / 1000n);
   const sample = await measure(target, 'stream', connections, options.seconds);
   const to = Number(process.hrtime.bigint() / 1000n);
@@ -399,14 +435,31 @@ function report({ options, layout, targets, checks, samples, warmupErrors, ledge
     return { text: `worst ${times(w.v)} (c${w.c})`, passed: w.v >= TARGETS.streamedBytes };
   });
   row('no failed requests (non-2xx, errors) in any round', (mode) => {
-    const failed = options.connections.reduce((n, c) => n + targets.reduce((m, t) => m + summary[mode][c][t.name].failures, 0), 0);
+    const failed = options.connections.reduce(
+      (n, c) => n + targets.reduce((m, t) => m + summary[mode][c][t.name].failures, 0),
+      0,
+    );
     return { text: `${failed} failed`, passed: failed === 0 };
   });
-  tables.push({ title: 'targets (BENCH.md)', columns: ['target', ...Object.values(MODES).map((m) => m.label)], rows: targetRows });
+  tables.push({
+    title: 'targets (BENCH.md)',
+    columns: ['target', ...Object.values(MODES).map((m) => m.label)],
+    rows: targetRows,
+  });
 
   tables.push({
     title: 'checked before the load: one request each, read to the end (the reply must be the fake’s, whole)',
-    columns: ['target', 'mode', 'status', 'body bytes', 'data: frames', 'with text', 'finish', 'usage (prompt/completion)', '[DONE]'],
+    columns: [
+      'target',
+      'mode',
+      'status',
+      'body bytes',
+      'data: frames',
+      'with text',
+      'finish',
+      'usage (prompt/completion)',
+      '[DONE]',
+    ],
     rows: Object.entries(checks).map(([key, c]) => {
       const [name, mode] = key.split(' ');
       return [
@@ -452,9 +505,25 @@ function report({ options, layout, targets, checks, samples, warmupErrors, ledge
       }
     }
   }
+  for (const [mode, byConnections] of Object.entries(samples)) {
+    for (const [c, byTarget] of Object.entries(byConnections)) {
+      for (const [name, list] of Object.entries(byTarget)) {
+        const answers = summarize(list.map((x) => x.answersPerConnection)).median;
+        if (answers >= MIN_ANSWERS_PER_CONNECTION) continue;
+        const rps = summarize(list.map((x) => x.requestsPerSecond)).median;
+        const enough = Math.ceil((MIN_ANSWERS_PER_CONNECTION * c) / rps);
+        notes.push(
+          `${LABELS[name]}, ${MODES[mode].label}, c${c}: ${answers.toFixed(1)} answers per connection per round, so ` +
+            `its req/s is coarse (answers come in waves); --duration ${enough} would give ${MIN_ANSWERS_PER_CONNECTION}`,
+        );
+      }
+    }
+  }
   for (const p of problems) notes.push(`FAILED REQUESTS: ${p}`);
   for (const w of warmupErrors)
-    notes.push(`warm-up, ${LABELS[w.target]}, ${MODES[w.mode].label}, c${w.connections}: ${w.non2xx} non-2xx, ${w.errors} errors`);
+    notes.push(
+      `warm-up, ${LABELS[w.target]}, ${MODES[w.mode].label}, c${w.connections}: ${w.non2xx} non-2xx, ${w.errors} errors`,
+    );
 
   return {
     tables,
@@ -467,7 +536,7 @@ function report({ options, layout, targets, checks, samples, warmupErrors, ledge
       ratios,
       checks,
       ledger,
-      profile: profile && { ...profile, byFunction: profile.byFunction.slice(0, 50) },
+      profile: profile && { ...profile, byFunction: profile.byFunction.slice(0, 100) },
       samples,
     },
   };
@@ -475,17 +544,36 @@ function report({ options, layout, targets, checks, samples, warmupErrors, ledge
 
 function profileTables(profile) {
   const busy = profile.busyMs;
-  const rows = (list, n) =>
-    list
-      .filter((e) => e.name !== '(idle)')
-      .slice(0, n)
-      .map((e) => [e.name, e.ms.toFixed(0), `${((e.ms / busy) * 100).toFixed(1)}%`]);
+  const share = (ms) => `${((ms / busy) * 100).toFixed(1)}%`;
+  const self = new Map(profile.byOrigin.map((e) => [e.name, e.ms]));
+  const charged = new Map(profile.byCaller.map((e) => [e.name, e.ms]));
+  const origins = [...new Set([...charged.keys(), ...self.keys()])]
+    .filter((name) => name !== '(idle)')
+    .sort((a, b) => (charged.get(b) ?? 0) - (charged.get(a) ?? 0) || (self.get(b) ?? 0) - (self.get(a) ?? 0))
+    .slice(0, 18);
   const where = profile.windowed ? 'the measured round only' : 'the whole process (the round could not be isolated)';
-  const head =
-    `Parley under --cpu-prof, streaming c${profile.connections}: ${profile.sample.requestsPerSecond.toFixed(0)} req/s; ` +
-    `self time over ${where}, ${busy.toFixed(0)} ms busy of ${profile.totalMs.toFixed(0)} ms`;
   return [
-    { title: `${head} — by package / module`, columns: ['where', 'self ms', 'of busy'], rows: rows(profile.byOrigin, 15) },
-    { title: 'top functions by self time', columns: ['function', 'self ms', 'of busy'], rows: rows(profile.byFunction, 20) },
+    {
+      title:
+        `Parley under --cpu-prof, streaming c${profile.connections}, ${profile.sample.requestsPerSecond.toFixed(0)} req/s: ` +
+        `main thread ${busy.toFixed(0)} ms busy of ${profile.totalMs.toFixed(0)} ms (${where}); ` +
+        "'charged' adds the Node and V8 work each package's own frames called",
+      columns: ['where', 'self ms', 'self', 'charged ms', 'charged'],
+      rows: origins.map((name) => [
+        name,
+        (self.get(name) ?? 0).toFixed(0),
+        share(self.get(name) ?? 0),
+        (charged.get(name) ?? 0).toFixed(0),
+        share(charged.get(name) ?? 0),
+      ]),
+    },
+    {
+      title: 'top functions by self time',
+      columns: ['function', 'self ms', 'of busy'],
+      rows: profile.byFunction
+        .filter((e) => e.name !== '(idle)')
+        .slice(0, 20)
+        .map((e) => [e.name, e.ms.toFixed(0), share(e.ms)]),
+    },
   ];
 }

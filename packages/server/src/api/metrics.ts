@@ -1,4 +1,3 @@
-import type { ServerResponse } from 'node:http';
 import type { FastifyInstance } from 'fastify';
 import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
 
@@ -8,7 +7,7 @@ export interface Metrics {
 }
 
 /** Prometheus metrics for one server: requests, latency, in-flight requests, errors by code. */
-export function registerMetrics(app: FastifyInstance): Metrics {
+export function registerMetrics(app: FastifyInstance, requestsInFlight: () => number): Metrics {
   const registry = new Registry();
   collectDefaultMetrics({ register: registry, prefix: 'parley_' });
   const requests = new Counter({
@@ -24,10 +23,13 @@ export function registerMetrics(app: FastifyInstance): Metrics {
     buckets: [0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10],
     registers: [registry],
   });
-  const inFlight = new Gauge({
+  new Gauge({
     name: 'parley_http_requests_in_flight',
     help: 'HTTP requests being answered now (streams included)',
     registers: [registry],
+    collect() {
+      this.set(requestsInFlight());
+    },
   });
   const errors = new Counter({
     name: 'parley_http_errors_total',
@@ -36,16 +38,6 @@ export function registerMetrics(app: FastifyInstance): Metrics {
     registers: [registry],
   });
 
-  // 'close' fires once per response whether it finished or the client went away; a shared
-  // listener avoids a closure per request.
-  function settle(this: ServerResponse) {
-    inFlight.dec();
-  }
-  app.addHook('onRequest', (_request, reply, done) => {
-    inFlight.inc();
-    reply.raw.once('close', settle);
-    done();
-  });
   app.addHook('onResponse', (request, reply, done) => {
     const route = request.routeOptions.url ?? 'unmatched';
     requests.inc({ method: request.method, route, status: reply.statusCode });

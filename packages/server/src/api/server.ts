@@ -58,6 +58,27 @@ export async function buildServer(deps: ServerDeps): Promise<FastifyInstance> {
     closing = true;
     done();
   });
+  // Once no request is in flight, connections still open serve nobody: a client that aborted a
+  // request can leave one that Node counts as busy, which would hold `close()` until it times out.
+  // ('close' fires once per response, finished or abandoned; one shared listener, no closure each.)
+  let inFlight = 0;
+  let drained: (() => void) | undefined;
+  function settle() {
+    inFlight--;
+    if (closing && inFlight === 0) drained?.();
+  }
+  app.addHook('onRequest', (_request, reply, done) => {
+    inFlight++;
+    reply.raw.once('close', settle);
+    done();
+  });
+  app.addHook('preClose', (done) => {
+    const dropConnections = () => app.server.closeAllConnections();
+    if (inFlight === 0) setImmediate(dropConnections);
+    else drained = dropConnections;
+    done();
+  });
+  const metrics = registerMetrics(app, () => inFlight);
   app.addHook('onSend', (request, reply, _payload, done) => {
     reply.header('x-request-id', request.id);
     if (closing) reply.header('connection', 'close');
@@ -65,7 +86,6 @@ export async function buildServer(deps: ServerDeps): Promise<FastifyInstance> {
   });
 
   app.decorateRequest('principal', null);
-  const metrics = registerMetrics(app);
   // The native error format is the default for everything outside other surfaces' own scopes.
   app.setErrorHandler((error, request, reply) => {
     const apiError = toApiError(error);

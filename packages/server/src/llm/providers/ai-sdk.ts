@@ -60,6 +60,10 @@ async function* streamChat(
   }
   const toolIndex = new Map<string, number>();
   const reader = stream.getReader();
+  // The SDK's stream does not always end when the fetch is aborted; cancelling the reader settles
+  // a pending read at once, so an abort (client gone, upstream silent) is never left hanging.
+  const cancel = () => void reader.cancel(signal.reason).catch(() => {});
+  signal.addEventListener('abort', cancel, { once: true });
   try {
     for (;;) {
       let next: Awaited<ReturnType<typeof reader.read>>;
@@ -68,7 +72,10 @@ async function* streamChat(
       } catch (err) {
         throw classify(err, signal);
       }
-      if (next.done) return;
+      if (next.done) {
+        if (signal.aborted) throw signal.reason;
+        return;
+      }
       const part = next.value;
       switch (part.type) {
         case 'text-delta':
@@ -109,6 +116,7 @@ async function* streamChat(
       }
     }
   } finally {
+    signal.removeEventListener('abort', cancel);
     // Stops reading the upstream response when the consumer stops early (a client went away).
     reader.cancel().catch(() => {});
   }
@@ -236,7 +244,8 @@ export function classify(err: unknown, signal: AbortSignal): unknown {
   if (signal.aborted || err instanceof UpstreamError) return err;
   const status = (err as { statusCode?: number }).statusCode;
   const message = (err as Error)?.message ?? String(err);
-  if (typeof status === 'number') {
+  // A status below 400 here means a response that broke after it began (a dropped connection).
+  if (typeof status === 'number' && status >= 400) {
     const retryable = status === 408 || status === 429 || status >= 500;
     return new UpstreamError(upstreamMessage(err, message), retryable, status, { cause: err });
   }
