@@ -1,5 +1,5 @@
 import { existsSync, readFileSync } from 'node:fs';
-import { resolve } from 'node:path';
+import { basename, resolve } from 'node:path';
 import { Ajv, type ErrorObject } from 'ajv';
 import { createRequire } from 'node:module';
 import { maskUrlPassword } from '../lib/urls.js';
@@ -148,12 +148,13 @@ function channelsFromEnv(env: NodeJS.ProcessEnv, localModel: string): ChannelCon
     provider: ChannelConfig['provider'],
     baseUrl: string,
     apiKey?: string,
+    models = ['*'],
   ): ChannelConfig => ({
     name,
     provider,
     baseUrl,
     apiKeys: apiKey ? [apiKey] : [],
-    models: ['*'],
+    models,
     priority: 0,
     weight: 1,
     strategy: 'priority',
@@ -168,7 +169,8 @@ function channelsFromEnv(env: NodeJS.ProcessEnv, localModel: string): ChannelCon
     channels.push(channel('env:anthropic', 'anthropic', env.ANTHROPIC_BASE_URL ?? '', env.ANTHROPIC_API_KEY));
   if (env.GOOGLE_API_KEY) channels.push(channel('env:google', 'google', env.GOOGLE_BASE_URL ?? '', env.GOOGLE_API_KEY));
   if (env.OLLAMA_BASE_URL) channels.push(channel('env:ollama', 'ollama', env.OLLAMA_BASE_URL));
-  if (localModel) channels.push(channel('env:local', 'local', localModel));
+  // A local model serves its own name only, so that it never answers for models of other channels.
+  if (localModel) channels.push(channel('env:local', 'local', localModel, undefined, [basename(localModel, '.gguf')]));
   return channels;
 }
 

@@ -20,7 +20,7 @@ export class SqlUsageRepository implements UsageRepository {
     // Integer division buckets by UTC day on both SQLite and PostgreSQL.
     const key =
       query.groupBy === 'day'
-        ? sql<string | number>`(created_at / ${DAY_MS}) * ${DAY_MS}`
+        ? sql<string | number>`(created_at / ${sql.lit(DAY_MS)}) * ${sql.lit(DAY_MS)}`
         : sql<string | number>`model`;
     const rows = await this.db
       .selectFrom('usageRecords')
