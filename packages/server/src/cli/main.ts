@@ -5,6 +5,7 @@ import { ConfigError } from '../config/load.js';
 import { DomainError } from '../core/errors.js';
 import { configCommands } from './config.js';
 import { keyCommands } from './keys.js';
+import { modelCommands } from './models.js';
 import { migrateCommand, serveCommand } from './serve.js';
 import { userCommands } from './users.js';
 
@@ -19,6 +20,7 @@ migrateCommand(program);
 userCommands(program);
 keyCommands(program);
 configCommands(program);
+modelCommands(program);
 
 try {
   await program.parseAsync(process.argv);

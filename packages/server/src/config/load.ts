@@ -32,7 +32,7 @@ export const ENV_OVERRIDES: Record<string, { key: string; kind: EnvKind }> = {
 };
 
 /** PARLEY_* variables read elsewhere than the config: by the CLI, or by the test suite. */
-const OTHER_ENV = /^PARLEY_(CONFIG|USER_PASSWORD|TEST_\w+)$/;
+const OTHER_ENV = /^PARLEY_(CONFIG|USER_PASSWORD|HF_ENDPOINT|TEST_\w+)$/;
 
 const require = createRequire(import.meta.url);
 const CONFIG_FILES = ['parley.config.json', 'parley.config.yaml', 'parley.config.yml'];

@@ -128,6 +128,8 @@ export const ConfigSchema = Type.Object(
       {
         /** Give up on an upstream that has not produced its first token by then, and try the next. */
         firstTokenTimeoutMs: Type.Integer({ minimum: 1, default: 30_000 }),
+        /** A whole answer asked for without streaming (it has no first token to wait for). */
+        completionTimeoutMs: Type.Integer({ minimum: 1, default: 600_000 }),
         /** After the first token, the longest silence before the answer is ended as failed. */
         idleTimeoutMs: Type.Integer({ minimum: 1, default: 60_000 }),
         /** How long a failing channel rests: after the 1st, 2nd, and 3rd or later consecutive failure. */

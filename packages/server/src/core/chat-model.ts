@@ -47,6 +47,8 @@ export interface ChatRequest {
     | { type: 'text' }
     | { type: 'json_object' }
     | { type: 'json_schema'; schema: Record<string, unknown>; name?: string };
+  /** False when the caller wants the answer whole: a provider may then fetch it in one piece. */
+  stream?: boolean;
 }
 
 export interface TokenUsage {

@@ -102,12 +102,14 @@ export class Router implements ModelGateway {
 
   async stream(request: ChatRequest, signal: AbortSignal): Promise<RoutedStream> {
     const { candidates, upstreamModel } = await this.candidates(request.model);
-    const { firstTokenTimeoutMs } = this.options.routing;
+    const { firstTokenTimeoutMs, completionTimeoutMs } = this.options.routing;
+    // Unstreamed, the first delta is the whole answer: it gets the time a whole answer may take.
+    const firstDeltaMs = request.stream === false ? completionTimeoutMs : firstTokenTimeoutMs;
     for (const channel of candidates) {
       if (!(await this.admit(channel))) continue;
       const health = this.healthOf(channel.id);
       const attempt = linkedController(signal);
-      const timer = setTimeout(() => attempt.abort(new FirstTokenTimeout(firstTokenTimeoutMs)), firstTokenTimeoutMs);
+      const timer = setTimeout(() => attempt.abort(new FirstTokenTimeout(firstDeltaMs)), firstDeltaMs);
       health.inFlight++;
       try {
         const provider = await this.provider(channel);

@@ -13,7 +13,12 @@ export interface Gateway {
 }
 
 /** Fast routing timers, so that failover and cooldown tests take milliseconds. */
-export const testRouting = { firstTokenTimeoutMs: 400, idleTimeoutMs: 1000, cooldownMs: [300, 600, 1200] };
+export const testRouting = {
+  firstTokenTimeoutMs: 400,
+  completionTimeoutMs: 600,
+  idleTimeoutMs: 1000,
+  cooldownMs: [300, 600, 1200],
+};
 
 /**
  * Parley in front of `upstreams` fake OpenAI-compatible upstreams, one channel each: the first has

@@ -15,6 +15,7 @@ export function toChatRequest(body: ChatCompletionBody): ChatRequest {
   const format = body.response_format;
   return {
     model: body.model,
+    stream: body.stream === true,
     messages: body.messages.map(toMessage),
     tools: body.tools?.map((t) => ({
       name: t.function.name,

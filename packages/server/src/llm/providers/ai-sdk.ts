@@ -26,14 +26,21 @@ export interface SdkModels {
 }
 
 /**
- * A provider on top of an AI SDK model. It calls the model's `doStream` directly — the SDK's
+ * A provider on top of an AI SDK model (Anthropic, Google). It calls the model's `doStream` directly — the SDK's
  * provider layer (wire format, auth, SSE parsing) without `streamText`'s retries and bookkeeping,
  * which routing does itself.
  */
 export function sdkProvider(kind: ProviderKind, models: SdkModels): Provider {
+  // A model instance builds its response schemas when created: make each once, not per request.
+  const languageModels = new Map<string, LanguageModelV3>();
+  const language = (id: string) => {
+    let model = languageModels.get(id);
+    if (!model) languageModels.set(id, (model = models.language(id)));
+    return model;
+  };
   return {
     kind,
-    chat: (request, signal) => streamChat(models.language(request.model), request, signal),
+    chat: (request, signal) => streamChat(language(request.model), request, signal),
     async embed(request: EmbeddingRequest, signal: AbortSignal): Promise<EmbeddingResult> {
       if (!models.embedding) throw new UpstreamError(`${kind} upstreams do not serve embeddings`, false, 400);
       try {

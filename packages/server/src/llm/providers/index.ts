@@ -17,34 +17,15 @@ export async function createProvider(endpoint: Endpoint): Promise<Provider> {
   const { kind, apiKey } = endpoint;
   const baseURL = endpoint.baseUrl.replace(/\/+$/, '') || undefined;
   switch (kind) {
-    case 'openai': {
-      const { createOpenAI } = await import('@ai-sdk/openai');
-      const openai = createOpenAI({ apiKey, baseURL });
-      const root = baseURL ?? 'https://api.openai.com/v1';
-      return sdkProvider(kind, {
-        language: (id) => openai.chat(id),
-        embedding: (id) => openai.embedding(id),
-        listModels: (signal) => listOpenAiModels(kind, root, { authorization: `Bearer ${apiKey}` }, signal),
-      });
-    }
+    case 'openai':
     case 'openai-compatible':
     case 'ollama': {
-      if (!baseURL) throw new UpstreamError(`A ${kind} channel needs a baseUrl`, false, 400);
+      if (kind !== 'openai' && !baseURL) throw new UpstreamError(`A ${kind} channel needs a baseUrl`, false, 400);
       // Ollama serves the OpenAI protocol under /v1.
-      const root = kind === 'ollama' && !baseURL.endsWith('/v1') ? `${baseURL}/v1` : baseURL;
-      const { createOpenAICompatible } = await import('@ai-sdk/openai-compatible');
-      const upstream = createOpenAICompatible({
-        name: kind,
-        baseURL: root,
-        apiKey: apiKey || undefined,
-        includeUsage: true,
-      });
-      const headers: Record<string, string> = apiKey ? { authorization: `Bearer ${apiKey}` } : {};
-      return sdkProvider(kind, {
-        language: (id) => upstream.chatModel(id),
-        embedding: (id) => upstream.textEmbeddingModel(id),
-        listModels: (signal) => listOpenAiModels(kind, root, headers, signal),
-      });
+      const root =
+        kind === 'ollama' && !baseURL!.endsWith('/v1') ? `${baseURL}/v1` : (baseURL ?? 'https://api.openai.com/v1');
+      const { openAiWireProvider } = await import('./openai-wire.js');
+      return openAiWireProvider({ kind, baseUrl: root, apiKey });
     }
     case 'anthropic': {
       const { createAnthropic } = await import('@ai-sdk/anthropic');
@@ -53,7 +34,7 @@ export async function createProvider(endpoint: Endpoint): Promise<Provider> {
       return sdkProvider(kind, {
         language: (id) => anthropic.languageModel(id),
         listModels: (signal) =>
-          listOpenAiModels(kind, root, { 'x-api-key': apiKey, 'anthropic-version': '2023-06-01' }, signal),
+          listAnthropicModels(kind, root, { 'x-api-key': apiKey, 'anthropic-version': '2023-06-01' }, signal),
       });
     }
     case 'google': {
@@ -73,8 +54,8 @@ export async function createProvider(endpoint: Endpoint): Promise<Provider> {
   }
 }
 
-/** `GET /models` in OpenAI's list format (also Anthropic's, which has the same `data[].id`). */
-async function listOpenAiModels(
+/** `GET /models` in Anthropic's list format (`data[].id`, as OpenAI's). */
+async function listAnthropicModels(
   kind: ProviderKind,
   root: string,
   headers: Record<string, string>,
