@@ -1,4 +1,5 @@
 import { mkdirSync } from 'node:fs';
+import type SQLite from 'better-sqlite3';
 import { join, resolve } from 'node:path';
 import {
   CamelCasePlugin,
@@ -70,7 +71,27 @@ async function sqliteDialect(dataDir: string): Promise<SqliteDialect> {
   file.pragma('busy_timeout = 5000');
   file.pragma('synchronous = NORMAL');
   file.pragma('foreign_keys = ON');
-  return new SharedFileSqliteDialect({ database: file });
+  return new SharedFileSqliteDialect({ database: withStatementCache(file) });
+}
+
+/**
+ * Kysely prepares every query anew; preparing costs more than running most of ours. The same SQL
+ * text reuses its prepared statement (one connection, queries never interleave, so sharing is safe).
+ */
+function withStatementCache(file: SQLite.Database): SqliteDialectConfig['database'] {
+  const statements = new Map<string, SQLite.Statement>();
+  return {
+    close: () => file.close(),
+    prepare(sql: string) {
+      let statement = statements.get(sql);
+      if (!statement) {
+        // Queries built with variable shapes (IN lists) would grow the cache without end: bound it.
+        if (statements.size >= 1000) statements.clear();
+        statements.set(sql, (statement = file.prepare(sql)));
+      }
+      return statement;
+    },
+  } as SqliteDialectConfig['database'];
 }
 
 /**

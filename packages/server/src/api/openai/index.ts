@@ -1,4 +1,3 @@
-import { Readable } from 'node:stream';
 import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox';
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import type { Core } from '../../core/index.js';
@@ -6,6 +5,7 @@ import { newId } from '../../core/ids.js';
 import { ModelNotFound } from '../../core/errors.js';
 import { principalOf, registerAuthHooks } from '../auth.js';
 import { toApiError } from '../errors.js';
+import { EVENT_STREAM_HEADERS, eventStream } from '../sse.js';
 import { collectCompletion, sseChunks, toChatRequest } from './chat.js';
 import { openAiError, openAiErrorHandler } from './errors.js';
 import { ChatCompletionBody, EmbeddingBody } from './schemas.js';
@@ -44,14 +44,12 @@ export async function openAiApi(parent: FastifyInstance, context: { core: Core; 
           const meta = { id: `chatcmpl-${newId()}`, created: Math.floor(Date.now() / 1000), model: body.model };
           if (body.stream) {
             reply.header('x-parley-overhead-ms', completion.overheadMs().toFixed(2));
-            reply.header('content-type', 'text/event-stream; charset=utf-8');
-            reply.header('cache-control', 'no-cache');
-            reply.header('x-accel-buffering', 'no');
+            reply.headers(EVENT_STREAM_HEADERS);
             const includeUsage = body.stream_options?.include_usage === true;
             const frames = sseChunks(completion, { ...meta, includeUsage }, (err) =>
               JSON.stringify(openAiError(toApiError(err))),
             );
-            return reply.send(Readable.from(frames, { objectMode: false }));
+            return reply.send(eventStream(frames, reply.raw));
           }
           const answer = await collectCompletion(completion, meta);
           reply.header('x-parley-overhead-ms', completion.overheadMs().toFixed(2));

@@ -1,3 +1,4 @@
+import { StringDecoder } from 'node:string_decoder';
 import { Pool, type Dispatcher } from 'undici';
 import {
   UpstreamError,
@@ -198,27 +199,29 @@ interface WireCompletion {
 }
 
 /** Parses `data:` events as they arrive; one upstream read often holds many of them. */
-async function* fromEventStream(
-  body: AsyncIterable<Buffer> & { setEncoding(e: 'utf8'): unknown },
-  signal: AbortSignal,
-): AsyncGenerator<ChatDelta> {
-  body.setEncoding('utf8');
+async function* fromEventStream(body: AsyncIterable<Buffer>, signal: AbortSignal): AsyncGenerator<ChatDelta> {
+  // Decoded read by read; a character split across two reads is held back until it is whole.
+  const decoder = new StringDecoder('utf8');
   let carry = '';
   let reason: FinishReason | undefined;
   let usage: TokenUsage | undefined;
-  for await (const text of body as AsyncIterable<string>) {
-    carry += text;
+  for await (const bytes of body) {
+    const text = decoder.write(bytes);
+    const buffer = carry ? carry + text : text;
+    // Lines are cut out by index; only the unfinished last line is carried to the next read.
+    let start = 0;
     let end: number;
-    while ((end = carry.indexOf('\n')) !== -1) {
-      const line = carry.charCodeAt(end - 1) === 13 ? carry.slice(0, end - 1) : carry.slice(0, end);
-      carry = carry.slice(end + 1);
-      if (!line.startsWith('data:')) continue;
-      const data = line.charCodeAt(5) === 32 ? line.slice(6) : line.slice(5);
-      if (data === '[DONE]') {
+    while ((end = buffer.indexOf('\n', start)) !== -1) {
+      const lineEnd = buffer.charCodeAt(end - 1) === 13 ? end - 1 : end;
+      const lineStart = start;
+      start = end + 1;
+      if (!buffer.startsWith('data:', lineStart)) continue;
+      const dataStart = buffer.charCodeAt(lineStart + 5) === 32 ? lineStart + 6 : lineStart + 5;
+      if (lineEnd - dataStart === 6 && buffer.startsWith('[DONE]', dataStart)) {
         yield { type: 'finish', reason: reason ?? 'stop', usage };
         return;
       }
-      const chunk = JSON.parse(data) as WireChunk;
+      const chunk = JSON.parse(buffer.slice(dataStart, lineEnd)) as WireChunk;
       if (chunk.error) throw new UpstreamError(chunk.error.message ?? 'The upstream reported an error', true);
       const choice = chunk.choices?.[0];
       if (choice) {
@@ -230,6 +233,7 @@ async function* fromEventStream(
       if (chunk.usage)
         usage = { promptTokens: chunk.usage.prompt_tokens ?? 0, completionTokens: chunk.usage.completion_tokens ?? 0 };
     }
+    carry = start < buffer.length ? buffer.slice(start) : '';
   }
   if (signal.aborted) throw signal.reason;
   // Some servers end without [DONE]; a finish reason means the answer was complete.
