@@ -1,13 +1,14 @@
 import { readFileSync } from 'node:fs';
 import type { FastifyInstance, FastifyServerOptions } from 'fastify';
 import { buildServer } from './api/server.js';
-import type { Config } from './config/schema.js';
+import type { ChannelConfig, Config } from './config/schema.js';
 import { resolveSecret } from './config/secret.js';
 import { createCore, type Core } from './core/index.js';
 import type { SharedState } from './core/shared-state.js';
 import { argon2PasswordHasher } from './crypto/passwords.js';
 import { createJwtSessionTokens } from './crypto/session-tokens.js';
 import { createSecretBox } from './crypto/secret-box.js';
+import { listModelFiles } from './llm/model-files.js';
 import { createProvider } from './llm/providers/index.js';
 import { Router } from './llm/router.js';
 import { tokenCounter } from './llm/tokens.js';
@@ -18,6 +19,21 @@ import { SqlChannelRepository } from './store/repositories/channels.js';
 import { SqlSessionRevocations } from './store/repositories/revoked-sessions.js';
 import { SqlUsageRepository } from './store/repositories/usage.js';
 import { SqlUserRepository } from './store/repositories/users.js';
+
+function localChannel(path: string, id: string): ChannelConfig {
+  return {
+    name: `models:${id}`,
+    provider: 'local',
+    baseUrl: path,
+    apiKeys: [],
+    models: [id],
+    priority: 0,
+    weight: 1,
+    strategy: 'priority',
+    enabled: true,
+    dailyQuota: 0,
+  };
+}
 
 export const VERSION: string = (
   JSON.parse(readFileSync(new URL('../package.json', import.meta.url), 'utf8')) as { version: string }
@@ -65,25 +81,30 @@ export async function openRuntime(
   });
   const channelsTopic = 'channels.changed';
   const unsubscribe = await shared.bus.subscribe(channelsTopic, () => router.reload());
-  const core: Core = createCore(config, {
-    users: new SqlUserRepository(database.db, database.dialect),
-    apiKeys: new SqlApiKeyRepository(database.db),
-    passwords: argon2PasswordHasher,
-    sessionTokens: createJwtSessionTokens(secret),
-    sessionRevocations: new SqlSessionRevocations(database.db),
-    shared,
-    channels: new SqlChannelRepository(database.db),
-    usage: new SqlUsageRepository(database.db),
-    secretBox,
-    gateway: router,
-    tokenCounter,
-    channelHealth: (id) => router.healthOf(id),
-    channelsChanged: async () => {
-      router.reload();
-      await shared.bus.publish(channelsTopic, {});
+  // Models pulled with `parley models pull` are served as local models, each under its file name.
+  const pulled = (await listModelFiles(config.dataDir)).map((file) => localChannel(file.path, file.id));
+  const core: Core = createCore(
+    { ...config, channels: [...config.channels, ...pulled] },
+    {
+      users: new SqlUserRepository(database.db, database.dialect),
+      apiKeys: new SqlApiKeyRepository(database.db),
+      passwords: argon2PasswordHasher,
+      sessionTokens: createJwtSessionTokens(secret),
+      sessionRevocations: new SqlSessionRevocations(database.db),
+      shared,
+      channels: new SqlChannelRepository(database.db),
+      usage: new SqlUsageRepository(database.db),
+      secretBox,
+      gateway: router,
+      tokenCounter,
+      channelHealth: (id) => router.healthOf(id),
+      channelsChanged: async () => {
+        router.reload();
+        await shared.bus.publish(channelsTopic, {});
+      },
+      onBackgroundError,
     },
-    onBackgroundError,
-  });
+  );
   return {
     config,
     database,

@@ -1,4 +1,4 @@
-import { Ajv, type Options } from 'ajv';
+import { Ajv, type Options, type ValidateFunction } from 'ajv';
 import addFormats from 'ajv-formats';
 import type { FastifySchemaCompiler } from 'fastify';
 
@@ -16,5 +16,21 @@ function ajv(options: Options): Ajv {
 export function createValidatorCompiler(): FastifySchemaCompiler<unknown> {
   const bodies = ajv({ coerceTypes: false, removeAdditional: false });
   const text = ajv({ coerceTypes: 'array', removeAdditional: false });
-  return ({ schema, httpPart }) => (httpPart === 'body' ? bodies : text).compile(schema as object);
+  return ({ schema, httpPart }) => lazily(() => (httpPart === 'body' ? bodies : text).compile(schema as object));
+}
+
+/**
+ * Compiles a route's validator on the route's first request rather than at start: compiling every
+ * schema up front was a fifth of the time to ready, for routes a given deployment may never see.
+ */
+function lazily(compile: () => ValidateFunction): ValidateFunction {
+  let compiled: ValidateFunction | undefined;
+  const validate = ((data: unknown) => {
+    compiled ??= compile();
+    const valid = compiled(data);
+    // Fastify reads the errors off the function it was given.
+    validate.errors = compiled.errors;
+    return valid;
+  }) as ValidateFunction;
+  return validate;
 }
