@@ -486,7 +486,7 @@ function report({ options, layout, targets, checks, samples, warmupErrors, ledge
         `gateways' upstream fake on CPU ${CLIENT_CPU}. CPU columns: share of one core during the round ('load+fake' near 100% means the client side, not the server, was the limit)`
       : 'not pinned (no taskset, or fewer than 2 cores): servers, fake and load generator share the cores',
     'latency: to the last byte of the response, from each response’s hrtime duration (autocannon’s own histogram keeps whole ms); nearest-rank percentiles over all responses of a round',
-    'Parley calls its upstream streaming even for a non-streaming request (it collects the stream), so through Parley both modes pull the fake’s 200-chunk SSE; the proxy relays a single JSON for non-streaming',
+    'a non-streaming request is sent upstream non-streaming, by Parley and by the proxy alike: both relay one JSON answer',
     'MB/s: whole 2xx responses, headers included; Parley’s frames are not the same size as the fake’s (see body bytes below)',
   ];
   if (ledger.error) notes.push(`usage ledger not read: ${ledger.error}`);
