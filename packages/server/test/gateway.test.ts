@@ -46,14 +46,38 @@ beforeAll(async () => {
       },
       { name: 'ollama', provider: 'ollama', baseUrl: fake.url, models: ['llama-fake'], priority: 1 },
       { name: 'local', provider: 'local', baseUrl: await tinyModelPath(), models: ['stories260K'], priority: 1 },
+      // Nothing listens on port 1: every call to this channel fails to connect.
+      {
+        name: 'unreachable',
+        provider: 'openai-compatible',
+        baseUrl: 'http://127.0.0.1:1/v1',
+        models: ['via-unreachable'],
+        priority: 9,
+      },
+      {
+        name: 'fallback',
+        provider: 'openai-compatible',
+        baseUrl: `${fake.url}/v1`,
+        models: ['via-unreachable', 'rationed'],
+        priority: 1,
+      },
+      {
+        name: 'quota-1',
+        provider: 'openai-compatible',
+        baseUrl: `${fake.url}/v1`,
+        apiKeys: ['sk-rationed'],
+        models: ['rationed'],
+        priority: 5,
+        dailyQuota: 1,
+      },
     ],
   });
   adminKey = (await signUp(server.http)).key;
   openai = new OpenAI({ apiKey: adminKey, baseURL: `${server.url}/v1`, maxRetries: 0 });
 });
 afterAll(async () => {
-  await server.close();
-  await fake.close();
+  await server?.close();
+  await fake?.close();
 });
 
 async function streamText$(model: string): Promise<string> {
@@ -101,6 +125,45 @@ describe('providers behind /v1', () => {
     expect(pieces.join('')).toMatch(/[a-z]+ [a-z]+/i);
     expect(usage!.completion_tokens).toBeLessThanOrEqual(24);
   }, 60_000);
+});
+
+describe('routing', () => {
+  it('fails over when a channel cannot even be connected to', async () => {
+    const answer = await openai.chat.completions.create({
+      model: 'via-unreachable',
+      messages: [{ role: 'user', content: 'hi' }],
+    });
+    expect(answer.choices[0]!.message.content).toBe(DEFAULT_REPLY);
+  });
+
+  it('stops using a channel for the day once its daily quota is spent', async () => {
+    const ask = () =>
+      openai.chat.completions.create({ model: 'rationed', messages: [{ role: 'user', content: 'hi' }] });
+    await ask();
+    expect(fake.requests.at(-1)!.headers.authorization).toBe('Bearer sk-rationed');
+    await ask();
+    expect(fake.requests.at(-1)!.headers.authorization).not.toBe('Bearer sk-rationed');
+  });
+
+  it('passes image parts through to vision models', async () => {
+    const image = 'data:image/png;base64,iVBORw0KGgo=';
+    await openai.chat.completions.create({
+      model: 'fake-model',
+      messages: [
+        {
+          role: 'user',
+          content: [
+            { type: 'text', text: 'What is this?' },
+            { type: 'image_url', image_url: { url: image, detail: 'low' } },
+          ],
+        },
+      ],
+    });
+    expect(fake.requests.at(-1)!.body.messages[0].content[1]).toEqual({
+      type: 'image_url',
+      image_url: { url: image, detail: 'low' },
+    });
+  });
 });
 
 describe('other OpenAI clients', () => {

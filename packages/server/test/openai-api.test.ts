@@ -114,7 +114,10 @@ describe('the openai client against /v1', () => {
     await expect(stranger.models.list()).rejects.toBeInstanceOf(OpenAI.AuthenticationError);
     const anonymous = await fetch(`${gateway.server.url}/v1/models`);
     expect(anonymous.status).toBe(401);
-    expect((await anonymous.json()).error).toMatchObject({ type: 'authentication_error', code: 'invalid_api_key' });
+    expect(((await anonymous.json()) as any).error).toMatchObject({
+      type: 'authentication_error',
+      code: 'invalid_api_key',
+    });
 
     const bad = await gateway.openai.chat.completions.create({ model: 'fake-model', messages: [] }).catch((e) => e);
     expect(bad).toBeInstanceOf(OpenAI.BadRequestError);

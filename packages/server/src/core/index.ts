@@ -1,5 +1,6 @@
 import type { Config } from '../config/schema.js';
 import { ApiKeyService } from './accounts/api-keys.js';
+import { Gatekeeper } from './accounts/admission.js';
 import { Authenticator } from './accounts/authenticate.js';
 import type { ApiKeyRepository, UserRepository } from './accounts/model.js';
 import type { PasswordHasher, SessionRevocations, SessionTokens } from './accounts/ports.js';
@@ -38,8 +39,7 @@ export interface Core {
   users: UserService;
   sessions: SessionService;
   apiKeys: ApiKeyService;
-  authenticator: Authenticator;
-  quotas: QuotaService;
+  gatekeeper: Gatekeeper;
   channels: ChannelService;
   completions: CompletionService;
   usage: UsageService;
@@ -71,8 +71,7 @@ export function createCore(config: Config, ports: CorePorts): Core {
     users,
     sessions,
     apiKeys,
-    authenticator: new Authenticator(apiKeys, sessions),
-    quotas: new QuotaService(ports.shared.limiter, config),
+    gatekeeper: new Gatekeeper(new Authenticator(apiKeys, sessions), new QuotaService(ports.shared.limiter, config)),
     channels: new ChannelService(
       ports.channels,
       config.channels,
