@@ -77,7 +77,6 @@ export async function openRuntime(
     secretBox,
     limiter: shared.limiter,
     createProvider,
-    onError: onBackgroundError,
   });
   const channelsTopic = 'channels.changed';
   const unsubscribe = await shared.bus.subscribe(channelsTopic, () => router.reload());

@@ -1,11 +1,8 @@
 import { Ajv, type Options, type ValidateFunction } from 'ajv';
-import addFormats from 'ajv-formats';
 import type { FastifySchemaCompiler } from 'fastify';
 
 function ajv(options: Options): Ajv {
-  const instance = new Ajv({ allErrors: false, useDefaults: true, strict: false, ...options });
-  addFormats.default(instance);
-  return instance;
+  return new Ajv({ allErrors: false, useDefaults: true, strict: false, ...options });
 }
 
 /**

@@ -7,6 +7,7 @@ import type {
   EmbeddingResult,
   ModelGateway,
   ModelInfo,
+  RoutedStream,
   TokenUsage,
 } from './chat-model.js';
 import { fitContext, messageText, type TokenCounter } from './context-window.js';
@@ -47,7 +48,7 @@ export class CompletionService {
     let upstreamMs = 0;
     const record = this.recorder(context, request.model, () => upstreamMs);
     let model: ModelInfo;
-    let routed;
+    let routed: RoutedStream;
     try {
       model = await this.modelFor(context.user, request.model);
       const replyTokens = Math.min(request.maxTokens ?? model.maxTokens, model.maxTokens);
@@ -66,9 +67,12 @@ export class CompletionService {
     let completionText = '';
     let usage: TokenUsage | undefined;
     const finish = (status: UsageRecord['status'], error?: unknown) => {
+      // Without usage from the upstream: counted exactly for a complete answer, estimated for a cut
+      // one (loading the tokenizer for an abandoned request is not worth a blocked event loop).
+      const count = status === 'ok' ? (text: string) => counter().count(text) : estimateTokens;
       usage ??= {
-        promptTokens: request.messages.reduce((sum, m) => sum + counter().count(messageText(m)), 0),
-        completionTokens: counter().count(completionText),
+        promptTokens: request.messages.reduce((sum, m) => sum + count(messageText(m)), 0),
+        completionTokens: count(completionText),
       };
       record({ status, error, channelId, ttftMs, usage });
     };
@@ -171,6 +175,11 @@ export class CompletionService {
       this.usage.record(record).catch(this.onBackgroundError);
     };
   }
+}
+
+/** About four bytes of text per token, as BPE tokenizers average on English. */
+function estimateTokens(text: string): number {
+  return Math.ceil(Buffer.byteLength(text) / 4);
 }
 
 function errorCode(status: UsageRecord['status'], error: unknown): string | null {

@@ -27,7 +27,6 @@ export interface RouterOptions {
   secretBox: SecretBox;
   limiter: RateLimiter;
   createProvider: (endpoint: Endpoint) => Promise<Provider>;
-  onError: (err: unknown) => void;
 }
 
 /** What routing remembers of a channel between requests (per instance). */
