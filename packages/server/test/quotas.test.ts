@@ -124,3 +124,28 @@ describe('login throttling', () => {
     expect((await login('another-one', 'any password')).status).toBe(429);
   });
 });
+
+describe('password confirmation throttling', () => {
+  let server: TestServer;
+  beforeAll(async () => {
+    server = await startServer({ loginThrottle: { perUsername: 3, perIp: 100, windowSeconds: 900 } });
+  });
+  afterAll(() => server.close());
+
+  it('counts wrong current passwords like failed logins, so a stolen key cannot guess the password', async () => {
+    const account = await signUp(server.http);
+    const change = (currentPassword: string) =>
+      server.http.patch('/api/v1/me', { password: 'a brand new password', currentPassword }, { bearer: account.key });
+    expect((await change('guess one')).status).toBe(400);
+    expect((await change('guess two')).status).toBe(400);
+    expect((await change('guess three')).status).toBe(400);
+    const refused = await change(PASSWORD);
+    expect(refused.status).toBe(429);
+    expect(refused.body.error.code).toBe('RATE_LIMITED');
+    // Nothing changed: the old password still logs in once the window is cleared.
+    await server.parley.shared.limiter.reset(`login:user:${account.username}`);
+    expect(
+      (await server.http.post('/api/v1/auth/login', { username: account.username, password: PASSWORD })).status,
+    ).toBe(200);
+  });
+});

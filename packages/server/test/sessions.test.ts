@@ -1,6 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import type { User, UserRepository } from '../src/core/accounts/model.js';
 import type { SessionRevocations } from '../src/core/accounts/ports.js';
+import { PasswordGuard } from '../src/core/accounts/password-guard.js';
 import { SessionService } from '../src/core/accounts/sessions.js';
 import { createJwtSessionTokens } from '../src/crypto/session-tokens.js';
 import { createMemorySharedState } from '../src/shared-state/memory/index.js';
@@ -34,13 +35,17 @@ function sessions() {
     revoke: async (id, until) => void revoked.set(id, until),
     isRevoked: async (id, at) => (revoked.get(id) ?? 0) > at,
   };
+  const guard = new PasswordGuard(
+    { hash: async (p) => p, verify: async (hash, p) => hash === p },
+    createMemorySharedState().limiter,
+    { perUsername: 10, perIp: 10, windowMs: 60_000 },
+  );
   const service = new SessionService(
     users,
-    { hash: async (p) => p, verify: async (hash, p) => hash === p },
+    guard,
     createJwtSessionTokens('a-test-secret-that-is-long-enough-000'),
     revocations,
-    createMemorySharedState().limiter,
-    { lifetimeMs: LIFETIME, loginThrottle: { perUsername: 10, perIp: 10, windowMs: 60_000 } },
+    { lifetimeMs: LIFETIME },
     () => now,
   );
   return { service, advance: (ms: number) => (now += ms) };

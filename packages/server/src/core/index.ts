@@ -2,6 +2,7 @@ import type { Config } from '../config/schema.js';
 import { ApiKeyService } from './accounts/api-keys.js';
 import { Gatekeeper } from './accounts/admission.js';
 import { Authenticator } from './accounts/authenticate.js';
+import { PasswordGuard } from './accounts/password-guard.js';
 import type { ApiKeyRepository, UserRepository } from './accounts/model.js';
 import type { PasswordHasher, SessionRevocations, SessionTokens } from './accounts/ports.js';
 import { SessionService } from './accounts/sessions.js';
@@ -46,25 +47,18 @@ export interface Core {
 }
 
 export function createCore(config: Config, ports: CorePorts): Core {
-  const users = new UserService(ports.users, ports.passwords, {
+  const guard = new PasswordGuard(ports.passwords, ports.shared.limiter, {
+    perUsername: config.loginThrottle.perUsername,
+    perIp: config.loginThrottle.perIp,
+    windowMs: config.loginThrottle.windowSeconds * 1000,
+  });
+  const users = new UserService(ports.users, ports.passwords, guard, {
     allowRegistration: config.allowRegistration,
     defaultTier: 'free',
   });
-  const sessions = new SessionService(
-    ports.users,
-    ports.passwords,
-    ports.sessionTokens,
-    ports.sessionRevocations,
-    ports.shared.limiter,
-    {
-      lifetimeMs: config.session.lifetimeSeconds * 1000,
-      loginThrottle: {
-        perUsername: config.loginThrottle.perUsername,
-        perIp: config.loginThrottle.perIp,
-        windowMs: config.loginThrottle.windowSeconds * 1000,
-      },
-    },
-  );
+  const sessions = new SessionService(ports.users, guard, ports.sessionTokens, ports.sessionRevocations, {
+    lifetimeMs: config.session.lifetimeSeconds * 1000,
+  });
   const apiKeys = new ApiKeyService(ports.apiKeys, ports.onBackgroundError);
   const usage = new UsageService(ports.usage);
   return {

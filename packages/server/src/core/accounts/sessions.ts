@@ -1,13 +1,12 @@
 import { randomUUID } from 'node:crypto';
-import type { RateLimiter } from '../shared-state.js';
-import { Forbidden, RateLimited, Unauthorized } from '../errors.js';
+import { Forbidden, Unauthorized } from '../errors.js';
 import type { User, UserRepository } from './model.js';
-import type { PasswordHasher, SessionClaims, SessionRevocations, SessionTokens } from './ports.js';
+import type { PasswordGuard } from './password-guard.js';
+import type { SessionClaims, SessionRevocations, SessionTokens } from './ports.js';
 import { normaliseUsername } from './rules.js';
 
 export interface SessionOptions {
   lifetimeMs: number;
-  loginThrottle: { perUsername: number; perIp: number; windowMs: number };
 }
 
 export interface Session {
@@ -20,36 +19,21 @@ export interface Session {
 const INVALID_LOGIN = 'Invalid username or password';
 
 export class SessionService {
-  /** Verified against when the username is unknown, so the answer takes as long either way. */
-  private dummyHash: Promise<string> | undefined;
-
   constructor(
     private readonly users: UserRepository,
-    private readonly passwords: PasswordHasher,
+    private readonly guard: PasswordGuard,
     private readonly tokens: SessionTokens,
     private readonly revocations: SessionRevocations,
-    private readonly limiter: RateLimiter,
     private readonly options: SessionOptions,
     private readonly now: () => number = Date.now,
   ) {}
 
   async login(input: { username: string; password: string; ip: string }): Promise<{ user: User; token: string }> {
     const username = normaliseUsername(input.username);
-    const { loginThrottle } = this.options;
-    const userKey = `login:user:${username}`;
-    const throttle = await this.limiter.consume([
-      { key: userKey, limit: loginThrottle.perUsername, windowMs: loginThrottle.windowMs },
-      { key: `login:ip:${input.ip}`, limit: loginThrottle.perIp, windowMs: loginThrottle.windowMs },
-    ]);
-    if (!throttle.allowed) throw new RateLimited('Too many login attempts; try again later', throttle);
-
     const user = await this.users.findByUsername(username);
-    const ok = user
-      ? await this.passwords.verify(user.passwordHash, input.password)
-      : await this.passwords.verify(await this.dummy(), input.password).then(() => false);
+    const ok = await this.guard.verify(username, user, input.password, input.ip);
     if (!user || !ok) throw new Unauthorized(INVALID_LOGIN);
     if (user.disabled) throw new Forbidden('This account is disabled');
-    await this.limiter.reset(userKey);
     return { user, token: this.issue(user.id, randomUUID()) };
   }
 
@@ -86,10 +70,5 @@ export class SessionService {
 
   private issue(userId: string, sessionId: string): string {
     return this.tokens.sign({ userId, sessionId, issuedAt: this.now() }, this.options.lifetimeMs);
-  }
-
-  private dummy(): Promise<string> {
-    this.dummyHash ??= this.passwords.hash(randomUUID());
-    return this.dummyHash;
   }
 }

@@ -2,6 +2,7 @@ import { randomBytes } from 'node:crypto';
 import { Forbidden, Invalid, NotFound } from '../errors.js';
 import { newId } from '../ids.js';
 import type { Page, Role, Tier, User, UserPatch, UserRepository } from './model.js';
+import type { PasswordGuard } from './password-guard.js';
 import type { PasswordHasher } from './ports.js';
 import { AVATAR_URL, DISPLAY_NAME, USERS_PAGE, checkPassword, checkUsername, normaliseUsername } from './rules.js';
 
@@ -23,6 +24,7 @@ export class UserService {
   constructor(
     private readonly users: UserRepository,
     private readonly passwords: PasswordHasher,
+    private readonly guard: PasswordGuard,
     private readonly options: { allowRegistration: boolean; defaultTier: Tier },
     private readonly now: () => number = Date.now,
   ) {}
@@ -80,7 +82,7 @@ export class UserService {
   }
 
   /** A user's own profile changes. A new password needs the current one and ends other sessions. */
-  async updateProfile(user: User, changes: ProfileChanges): Promise<User> {
+  async updateProfile(user: User, changes: ProfileChanges, ip: string): Promise<User> {
     const now = this.now();
     const patch: UserPatch = { updatedAt: now };
     if (changes.displayName !== undefined) {
@@ -102,7 +104,7 @@ export class UserService {
       if (changes.currentPassword === undefined) {
         throw new Invalid('currentPassword is required to change the password', 'currentPassword');
       }
-      if (!(await this.passwords.verify(user.passwordHash, changes.currentPassword))) {
+      if (!(await this.guard.verify(user.username, user, changes.currentPassword, ip))) {
         throw new Invalid('currentPassword is incorrect', 'currentPassword');
       }
       patch.passwordHash = await this.passwords.hash(changes.password);

@@ -89,7 +89,7 @@ export function accountRoutes(app: NativeApp, { core }: NativeContext): void {
     },
     async (request, reply) => {
       const principal = principalOf(request);
-      const user = await users.updateProfile(principal.user, request.body);
+      const user = await users.updateProfile(principal.user, request.body, request.ip);
       if (request.body.password !== undefined && principal.via === 'session') {
         setSessionCookie(reply, sessions.reissue(principal.session.claims), sessions.lifetimeMs);
       }
