@@ -111,11 +111,15 @@ export class UpstreamError extends Error {
   }
 }
 
-/** A stream that has produced its first delta, and the channel that produced it. */
+/**
+ * A stream that has produced its first deltas, and the channel that produced it. Deltas travel in
+ * batches — those that arrived together — so that each step costs one hop however many it holds.
+ */
 export interface RoutedStream {
   channelId: string;
-  first: ChatDelta;
-  rest: AsyncIterator<ChatDelta>;
+  /** Never empty. */
+  first: ChatDelta[];
+  rest: AsyncIterator<ChatDelta[]>;
   /** When the first delta arrived (performance.now()). */
   firstDeltaAt: number;
 }

@@ -24,8 +24,8 @@ export interface CallContext {
   elapsedMs: () => number;
 }
 
-/** A streamed answer, begun: the upstream has produced its first delta. */
-export interface Completion extends AsyncIterable<ChatDelta> {
+/** A streamed answer, begun: the upstream has produced its first deltas. It yields them in batches. */
+export interface Completion extends AsyncIterable<ChatDelta[]> {
   readonly model: ModelInfo;
   /** Time spent inside Parley so far, the upstream's time excluded. */
   overheadMs(): number;
@@ -81,18 +81,26 @@ export class CompletionService {
       model,
       overheadMs: () => context.elapsedMs() - upstreamMs,
       async *[Symbol.asyncIterator]() {
-        let delta: ChatDelta | undefined = first;
+        let batch: ChatDelta[] | undefined = first;
         let finished = false;
         try {
-          while (delta) {
-            if (delta.type === 'text') completionText += delta.text;
-            else if (delta.type === 'finish') usage = delta.usage;
-            yield delta;
-            if (delta.type === 'finish') break;
+          while (batch) {
+            let end = batch.length;
+            for (let i = 0; i < batch.length; i++) {
+              const delta = batch[i]!;
+              if (delta.type === 'text') completionText += delta.text;
+              else if (delta.type === 'finish') {
+                usage = delta.usage;
+                end = i + 1;
+                break;
+              }
+            }
+            yield end === batch.length ? batch : batch.slice(0, end);
+            if (end < batch.length || batch[end - 1]!.type === 'finish') break;
             const asked = performance.now();
             const step = await rest.next();
             upstreamMs += performance.now() - asked;
-            delta = step.done ? undefined : step.value;
+            batch = step.done ? undefined : step.value;
           }
           finished = true;
           finish('ok');

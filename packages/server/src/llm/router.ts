@@ -112,8 +112,11 @@ export class Router implements ModelGateway {
       health.inFlight++;
       try {
         const provider = await this.provider(channel);
-        const upstream = provider.chat({ ...request, model: upstreamModel }, attempt.signal)[Symbol.asyncIterator]();
-        const first = await raceAbort(upstream.next(), attempt.signal);
+        const upstream = batches(provider, { ...request, model: upstreamModel }, attempt.signal)[
+          Symbol.asyncIterator
+        ]();
+        let first = await raceAbort(upstream.next(), attempt.signal);
+        while (!first.done && first.value.length === 0) first = await raceAbort(upstream.next(), attempt.signal);
         if (first.done) throw new UpstreamError('The upstream ended its answer before any token', true);
         clearTimeout(timer);
         this.succeeded(channel.id);
@@ -201,11 +204,11 @@ export class Router implements ModelGateway {
 
   /** The rest of an answer; ends the attempt's bookkeeping however the answer ends. */
   private watch(
-    upstream: AsyncIterator<ChatDelta>,
+    upstream: AsyncIterator<ChatDelta[]>,
     attempt: LinkedController,
     health: ChannelHealth,
     channelId: string,
-  ): AsyncIterator<ChatDelta> {
+  ): AsyncIterator<ChatDelta[]> {
     const watched = {
       lastActivity: performance.now(),
       abort: () => attempt.abort(new UpstreamError('The upstream went silent', true)),
@@ -274,6 +277,15 @@ export class Router implements ModelGateway {
     this.providers.set(cacheKey, { updatedAt: channel.updatedAt, provider });
     return provider;
   }
+}
+
+/** The provider's batches, or its deltas one at a time when it does not batch. */
+async function* batches(provider: Provider, request: ChatRequest, signal: AbortSignal): AsyncGenerator<ChatDelta[]> {
+  if (provider.chatBatches) {
+    yield* provider.chatBatches(request, signal);
+    return;
+  }
+  for await (const delta of provider.chat(request, signal)) yield [delta];
 }
 
 /** An upstream that refuses our own credentials is a broken channel, not a bad request. */

@@ -82,23 +82,25 @@ const usageBody = (usage: TokenUsage) => ({
 
 /** Collects a streamed answer into one `chat.completion` object. */
 export async function collectCompletion(
-  deltas: AsyncIterable<ChatDelta>,
+  batches: AsyncIterable<ChatDelta[]>,
   meta: { id: string; created: number; model: string },
 ) {
   let content = '';
   const toolCalls: ToolCall[] = [];
   let finishReason: FinishReason = 'stop';
   let usage: TokenUsage = { promptTokens: 0, completionTokens: 0 };
-  for await (const delta of deltas) {
-    if (delta.type === 'text') content += delta.text;
-    else if (delta.type === 'tool-call') {
-      const call = (toolCalls[delta.index] ??= { id: '', name: '', arguments: '' });
-      if (delta.id) call.id = delta.id;
-      if (delta.name) call.name = delta.name;
-      call.arguments += delta.arguments;
-    } else {
-      finishReason = delta.reason;
-      if (delta.usage) usage = delta.usage;
+  for await (const batch of batches) {
+    for (const delta of batch) {
+      if (delta.type === 'text') content += delta.text;
+      else if (delta.type === 'tool-call') {
+        const call = (toolCalls[delta.index] ??= { id: '', name: '', arguments: '' });
+        if (delta.id) call.id = delta.id;
+        if (delta.name) call.name = delta.name;
+        call.arguments += delta.arguments;
+      } else {
+        finishReason = delta.reason;
+        if (delta.usage) usage = delta.usage;
+      }
     }
   }
   return {
@@ -131,33 +133,39 @@ export async function collectCompletion(
 }
 
 /**
- * `chat.completion.chunk` frames as SSE events. Everything but the changing part of each chunk is
- * serialised once per answer, so a text delta costs one `JSON.stringify` of its text.
+ * `chat.completion.chunk` frames as SSE events, one string per batch of deltas. Everything but the
+ * changing part of each chunk is serialised once per answer, so a text delta costs one
+ * `JSON.stringify` of its text.
  */
 export async function* sseChunks(
-  deltas: AsyncIterable<ChatDelta>,
+  batches: AsyncIterable<ChatDelta[]>,
   meta: { id: string; created: number; model: string; includeUsage: boolean },
   onError: (err: unknown) => string,
 ): AsyncGenerator<string> {
   const head = `data: {"id":${JSON.stringify(meta.id)},"object":"chat.completion.chunk","created":${meta.created},"model":${JSON.stringify(meta.model)},"system_fingerprint":null,"choices":[`;
   const textHead = `${head}{"index":0,"delta":{"content":`;
   const textTail = `},"logprobs":null,"finish_reason":null}]}\n\n`;
+  const frame = (delta: ChatDelta): string => {
+    if (delta.type === 'text') return textHead + JSON.stringify(delta.text) + textTail;
+    if (delta.type === 'tool-call') {
+      const call = {
+        index: delta.index,
+        ...(delta.id && { id: delta.id, type: 'function' }),
+        function: { ...(delta.name && { name: delta.name }), arguments: delta.arguments },
+      };
+      return `${head}{"index":0,"delta":{"tool_calls":[${JSON.stringify(call)}]},"logprobs":null,"finish_reason":null}]}\n\n`;
+    }
+    const finish = `${head}{"index":0,"delta":{},"logprobs":null,"finish_reason":"${delta.reason}"}]}\n\n`;
+    return meta.includeUsage && delta.usage
+      ? `${finish}${head}],"usage":${JSON.stringify(usageBody(delta.usage))}}\n\n`
+      : finish;
+  };
   yield `${head}{"index":0,"delta":{"role":"assistant","content":""},"logprobs":null,"finish_reason":null}]}\n\n`;
   try {
-    for await (const delta of deltas) {
-      if (delta.type === 'text') {
-        yield textHead + JSON.stringify(delta.text) + textTail;
-      } else if (delta.type === 'tool-call') {
-        const call = {
-          index: delta.index,
-          ...(delta.id && { id: delta.id, type: 'function' }),
-          function: { ...(delta.name && { name: delta.name }), arguments: delta.arguments },
-        };
-        yield `${head}{"index":0,"delta":{"tool_calls":[${JSON.stringify(call)}]},"logprobs":null,"finish_reason":null}]}\n\n`;
-      } else {
-        yield `${head}{"index":0,"delta":{},"logprobs":null,"finish_reason":"${delta.reason}"}]}\n\n`;
-        if (meta.includeUsage && delta.usage) yield `${head}],"usage":${JSON.stringify(usageBody(delta.usage))}}\n\n`;
-      }
+    for await (const batch of batches) {
+      let text = '';
+      for (const delta of batch) text += frame(delta);
+      yield text;
     }
   } catch (err) {
     // The answer has begun: the error can only travel inside the stream, as OpenAI sends it.

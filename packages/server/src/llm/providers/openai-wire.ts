@@ -52,28 +52,34 @@ export function openAiWireProvider(options: {
     return response;
   }
 
+  async function* chatBatches(request: ChatRequest, signal: AbortSignal): AsyncGenerator<ChatDelta[]> {
+    const stream = request.stream !== false;
+    const response = await call('POST', 'chat/completions', wireBody(request, stream), signal);
+    if (!stream) {
+      yield [...fromCompletion((await response.body.json()) as WireCompletion)];
+      return;
+    }
+    try {
+      yield* fromEventStream(response.body, signal);
+    } catch (err) {
+      if (signal.aborted) throw signal.reason;
+      if (err instanceof UpstreamError) throw err;
+      throw new UpstreamError(`The upstream stream broke: ${(err as Error).message}`, true, undefined, {
+        cause: err,
+      });
+    } finally {
+      // A consumer that stops early (a client gone) must not leave the upstream response open.
+      if (!response.body.readableEnded) response.body.destroy();
+    }
+  }
+
   return {
     kind: options.kind,
 
+    chatBatches,
+
     async *chat(request, signal) {
-      const stream = request.stream !== false;
-      const response = await call('POST', 'chat/completions', wireBody(request, stream), signal);
-      if (!stream) {
-        yield* fromCompletion((await response.body.json()) as WireCompletion);
-        return;
-      }
-      try {
-        yield* fromEventStream(response.body, signal);
-      } catch (err) {
-        if (signal.aborted) throw signal.reason;
-        if (err instanceof UpstreamError) throw err;
-        throw new UpstreamError(`The upstream stream broke: ${(err as Error).message}`, true, undefined, {
-          cause: err,
-        });
-      } finally {
-        // A consumer that stops early (a client gone) must not leave the upstream response open.
-        if (!response.body.readableEnded) response.body.destroy();
-      }
+      for await (const batch of chatBatches(request, signal)) yield* batch;
     },
 
     async embed(request: EmbeddingRequest, signal: AbortSignal): Promise<EmbeddingResult> {
@@ -198,14 +204,15 @@ interface WireCompletion {
   usage?: WireUsage;
 }
 
-/** Parses `data:` events as they arrive; one upstream read often holds many of them. */
-async function* fromEventStream(body: AsyncIterable<Buffer>, signal: AbortSignal): AsyncGenerator<ChatDelta> {
+/** Parses `data:` events as they arrive; the deltas of one upstream read (often many) make one batch. */
+async function* fromEventStream(body: AsyncIterable<Buffer>, signal: AbortSignal): AsyncGenerator<ChatDelta[]> {
   // Decoded read by read; a character split across two reads is held back until it is whole.
   const decoder = new StringDecoder('utf8');
   let carry = '';
   let reason: FinishReason | undefined;
   let usage: TokenUsage | undefined;
   for await (const bytes of body) {
+    const batch: ChatDelta[] = [];
     const text = decoder.write(bytes);
     const buffer = carry ? carry + text : text;
     // Lines are cut out by index; only the unfinished last line is carried to the next read.
@@ -218,7 +225,8 @@ async function* fromEventStream(body: AsyncIterable<Buffer>, signal: AbortSignal
       if (!buffer.startsWith('data:', lineStart)) continue;
       const dataStart = buffer.charCodeAt(lineStart + 5) === 32 ? lineStart + 6 : lineStart + 5;
       if (lineEnd - dataStart === 6 && buffer.startsWith('[DONE]', dataStart)) {
-        yield { type: 'finish', reason: reason ?? 'stop', usage };
+        batch.push({ type: 'finish', reason: reason ?? 'stop', usage });
+        yield batch;
         return;
       }
       const chunk = JSON.parse(buffer.slice(dataStart, lineEnd)) as WireChunk;
@@ -226,19 +234,20 @@ async function* fromEventStream(body: AsyncIterable<Buffer>, signal: AbortSignal
       const choice = chunk.choices?.[0];
       if (choice) {
         const delta = choice.delta;
-        if (delta?.content) yield { type: 'text', text: delta.content };
-        if (delta?.tool_calls) for (const call of delta.tool_calls) yield toolCallDelta(call);
+        if (delta?.content) batch.push({ type: 'text', text: delta.content });
+        if (delta?.tool_calls) for (const call of delta.tool_calls) batch.push(toolCallDelta(call));
         if (choice.finish_reason) reason = finishReason(choice.finish_reason);
       }
       if (chunk.usage)
         usage = { promptTokens: chunk.usage.prompt_tokens ?? 0, completionTokens: chunk.usage.completion_tokens ?? 0 };
     }
     carry = start < buffer.length ? buffer.slice(start) : '';
+    if (batch.length) yield batch;
   }
   if (signal.aborted) throw signal.reason;
   // Some servers end without [DONE]; a finish reason means the answer was complete.
   if (reason) {
-    yield { type: 'finish', reason, usage };
+    yield [{ type: 'finish', reason, usage }];
     return;
   }
   throw new UpstreamError('The upstream ended its stream before finishing the answer', true);

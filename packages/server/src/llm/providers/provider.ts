@@ -10,6 +10,12 @@ export interface Provider {
   readonly kind: ProviderKind;
   /** Streams the answer. Throws before the first delta when the call cannot start. */
   chat(request: ChatRequest, signal: AbortSignal): AsyncIterable<ChatDelta>;
+  /**
+   * The same answer in batches of the deltas that arrived together (one upstream read): routing and
+   * the surfaces then pass a batch along at the cost of one delta. Providers without it are batched
+   * one delta at a time.
+   */
+  chatBatches?(request: ChatRequest, signal: AbortSignal): AsyncIterable<ChatDelta[]>;
   embed(request: EmbeddingRequest, signal: AbortSignal): Promise<EmbeddingResult>;
   /** The models this upstream offers, when it can tell. */
   listModels(signal: AbortSignal): Promise<ModelInfo[]>;
