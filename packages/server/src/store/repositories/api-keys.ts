@@ -1,5 +1,6 @@
 import type { Kysely } from 'kysely';
 import type { ApiKey, ApiKeyRepository, User } from '../../core/accounts/model.js';
+import { compiledOnce } from '../compiled.js';
 import type { Tables } from '../tables.js';
 import { toUser } from './users.js';
 
@@ -54,14 +55,20 @@ export class SqlApiKeyRepository implements ApiKeyRepository {
     return Number(count);
   }
 
-  async findByHashWithUser(keyHash: string): Promise<{ key: ApiKey; user: User } | undefined> {
-    const row = await this.db
+  private readonly byHash = compiledOnce(() => this.byHashQuery('').compile());
+
+  private byHashQuery(keyHash: string) {
+    return this.db
       .selectFrom('apiKeys')
       .innerJoin('users', 'users.id', 'apiKeys.userId')
       .selectAll('apiKeys')
       .select(USER_COLUMNS.map((c) => `users.${c} as ${ownerAlias(c)}` as const))
-      .where('apiKeys.keyHash', '=', keyHash)
-      .executeTakeFirst();
+      .where('apiKeys.keyHash', '=', keyHash);
+  }
+
+  async findByHashWithUser(keyHash: string): Promise<{ key: ApiKey; user: User } | undefined> {
+    type Row = NonNullable<Awaited<ReturnType<ReturnType<typeof this.byHashQuery>['executeTakeFirst']>>>;
+    const [row] = (await this.db.executeQuery<Row>(this.byHash([keyHash]))).rows;
     if (!row) return undefined;
     const key = {} as ApiKey;
     const owner = {} as Record<string, unknown>;

@@ -1,14 +1,40 @@
 import { sql, type Kysely } from 'kysely';
 import type { UsageRecord, UsageRepository, UsageSummaryRow } from '../../core/usage.js';
+import { compiledOnce } from '../compiled.js';
 import type { Tables } from '../tables.js';
 
 const DAY_MS = 86_400_000;
 
+const USAGE_COLUMNS = [
+  'id',
+  'userId',
+  'apiKeyId',
+  'surface',
+  'model',
+  'channelId',
+  'promptTokens',
+  'completionTokens',
+  'latencyMs',
+  'ttftMs',
+  'overheadMs',
+  'status',
+  'errorCode',
+  'createdAt',
+] as const satisfies readonly (keyof UsageRecord)[];
+
 export class SqlUsageRepository implements UsageRepository {
   constructor(private readonly db: Kysely<Tables>) {}
 
+  /** Written once per model call: compiled once, with the columns in a fixed order. */
+  private readonly insertRecord = compiledOnce(() =>
+    this.db
+      .insertInto('usageRecords')
+      .values(Object.fromEntries(USAGE_COLUMNS.map((c) => [c, null])) as unknown as UsageRecord)
+      .compile(),
+  );
+
   async insert(record: UsageRecord): Promise<void> {
-    await this.db.insertInto('usageRecords').values(record).execute();
+    await this.db.executeQuery(this.insertRecord(USAGE_COLUMNS.map((c) => record[c])));
   }
 
   async summarize(query: {

@@ -2,6 +2,7 @@ import type { Kysely, Selectable } from 'kysely';
 import type { NewUser, Role, Tier, User, UserPatch, UserRepository } from '../../core/accounts/model.js';
 import { Conflict } from '../../core/errors.js';
 import { isUniqueViolation } from '../database.js';
+import { compiledOnce } from '../compiled.js';
 import type { Tables, UsersTable } from '../tables.js';
 
 export const FIRST_ADMIN_FLAG = 'first_admin';
@@ -38,8 +39,11 @@ export class SqlUserRepository implements UserRepository {
     }
   }
 
+  /** Read on every session-authenticated request. */
+  private readonly byId = compiledOnce(() => this.db.selectFrom('users').selectAll().where('id', '=', '').compile());
+
   async findById(id: string): Promise<User | undefined> {
-    const row = await this.db.selectFrom('users').selectAll().where('id', '=', id).executeTakeFirst();
+    const [row] = (await this.db.executeQuery<Selectable<UsersTable>>(this.byId([id]))).rows;
     return row && toUser(row);
   }
 
