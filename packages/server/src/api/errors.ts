@@ -113,3 +113,19 @@ export function logError(request: FastifyRequest, error: unknown, apiError: ApiE
   if (apiError.status >= 500) request.log.error({ err: error }, 'request failed');
   else request.log.debug({ code: apiError.code }, apiError.message);
 }
+
+/** A surface's error handler: classification, logging, metrics and headers are shared; only the body differs. */
+export function errorHandler(toBody: (apiError: ApiError) => unknown, countError: (code: string) => void) {
+  return (error: FastifyError, request: FastifyRequest, reply: FastifyReply) => {
+    const apiError = toApiError(error);
+    logError(request, error, apiError);
+    countError(apiError.code);
+    setErrorHeaders(reply, error, apiError);
+    return reply.code(apiError.status).send(toBody(apiError));
+  };
+}
+
+/** The native API's error body: `{error: {code, message, details?}}`. */
+export function nativeErrorBody({ code, message, details }: Pick<ApiError, 'code' | 'message' | 'details'>) {
+  return { error: details ? { code, message, details } : { code, message } };
+}

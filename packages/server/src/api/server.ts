@@ -7,7 +7,7 @@ import swaggerUi from '@fastify/swagger-ui';
 import Fastify, { type FastifyInstance, type FastifyServerOptions } from 'fastify';
 import type { Config } from '../config/schema.js';
 import type { Core } from '../core/index.js';
-import { logError, setErrorHeaders, toApiError } from './errors.js';
+import { errorHandler, nativeErrorBody } from './errors.js';
 import { healthRoutes } from './health.js';
 import { registerMetrics } from './metrics.js';
 import { NATIVE_PREFIX, nativeApi } from './native/index.js';
@@ -87,19 +87,15 @@ export async function buildServer(deps: ServerDeps): Promise<FastifyInstance> {
 
   app.decorateRequest('principal', null);
   // The native error format is the default for everything outside other surfaces' own scopes.
-  app.setErrorHandler((error, request, reply) => {
-    const apiError = toApiError(error);
-    logError(request, error, apiError);
-    metrics.countError(apiError.code);
-    setErrorHeaders(reply, error, apiError);
-    const { code, message, details } = apiError;
-    return reply.code(apiError.status).send({ error: details ? { code, message, details } : { code, message } });
-  });
+  app.setErrorHandler(errorHandler(nativeErrorBody, metrics.countError));
   app.setNotFoundHandler((request, reply) => {
     metrics.countError('NOT_FOUND');
-    return reply.code(404).send({
-      error: { code: 'NOT_FOUND', message: `Route ${request.method} ${request.url.split('?')[0]} not found` },
-    });
+    return reply.code(404).send(
+      nativeErrorBody({
+        code: 'NOT_FOUND',
+        message: `Route ${request.method} ${request.url.split('?')[0]} not found`,
+      }),
+    );
   });
 
   await app.register(cookie);

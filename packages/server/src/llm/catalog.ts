@@ -1,12 +1,10 @@
 import type { ModelInfo } from '../core/chat-model.js';
 import type { Channel } from '../core/channels/ports.js';
 import type { ModelConfig } from '../config/schema.js';
-import type { Provider } from './providers/provider.js';
+import { undescribedModel, type Provider } from './providers/provider.js';
 
 const DISCOVERY_TTL_MS = 5 * 60_000;
 const DISCOVERY_TIMEOUT_MS = 5_000;
-/** Assumed for models nobody described: large enough not to trim what the upstream would accept. */
-const UNKNOWN_MODEL = { contextLength: 131_072, maxTokens: 4096 };
 
 /**
  * The models on offer: those described in config, those channels name, and those the upstreams of
@@ -33,7 +31,7 @@ export class Catalog {
     const configured = this.configured.find((m) => m.id === id);
     if (configured) return fromConfig(configured, serving);
     const known = this.discovered && (await this.discovered.models).get(id);
-    return known ?? { id, displayName: id, provider: serving.provider, ...UNKNOWN_MODEL, capabilities: {} };
+    return known ?? undescribedModel(id, serving.provider);
   }
 
   async list(): Promise<ModelInfo[]> {
@@ -45,7 +43,7 @@ export class Catalog {
     for (const channel of channels) {
       for (const id of channel.models) {
         if (id !== '*' && !entries.has(id)) {
-          entries.set(id, { id, displayName: id, provider: channel.provider, ...UNKNOWN_MODEL, capabilities: {} });
+          entries.set(id, undescribedModel(id, channel.provider));
         }
       }
     }

@@ -1,5 +1,4 @@
-import type { FastifyError, FastifyReply, FastifyRequest } from 'fastify';
-import { logError, setErrorHeaders, toApiError, type ApiError } from '../errors.js';
+import type { ApiError } from '../errors.js';
 
 /** OpenAI's error body: `{error: {message, type, param, code}}`, with the types its clients expect. */
 export function openAiError(apiError: ApiError): {
@@ -41,14 +40,4 @@ function errorCode({ code, status }: ApiError): string | null {
     default:
       return code.toLowerCase();
   }
-}
-
-export function openAiErrorHandler(countError: (code: string) => void) {
-  return (error: FastifyError, request: FastifyRequest, reply: FastifyReply) => {
-    const apiError = toApiError(error);
-    logError(request, error, apiError);
-    countError(apiError.code);
-    setErrorHeaders(reply, error, apiError);
-    return reply.code(apiError.status).send(openAiError(apiError));
-  };
 }

@@ -4,10 +4,10 @@ import type { Core } from '../../core/index.js';
 import { newId } from '../../core/ids.js';
 import { ModelNotFound } from '../../core/errors.js';
 import { principalOf, registerAuthHooks } from '../auth.js';
-import { toApiError } from '../errors.js';
+import { errorHandler, toApiError } from '../errors.js';
 import { EVENT_STREAM_HEADERS, eventStream } from '../sse.js';
 import { collectCompletion, sseChunks, toChatRequest } from './chat.js';
-import { openAiError, openAiErrorHandler } from './errors.js';
+import { openAiError } from './errors.js';
 import { ChatCompletionBody, EmbeddingBody } from './schemas.js';
 
 export const OPENAI_PREFIX = '/v1';
@@ -20,7 +20,7 @@ export async function openAiApi(parent: FastifyInstance, context: { core: Core; 
   await parent.register(
     async (scope) => {
       const app = scope.withTypeProvider<TypeBoxTypeProvider>();
-      app.setErrorHandler(openAiErrorHandler(context.countError));
+      app.setErrorHandler(errorHandler(openAiError, context.countError));
       app.setNotFoundHandler((request, reply) => {
         context.countError('NOT_FOUND');
         const message = `Unknown request URL: ${request.method} ${request.url.split('?')[0]}`;

@@ -20,6 +20,9 @@ export const MAX_CHANNELS = 500;
  * keys are sealed before they are stored and never shown again.
  */
 export class ChannelService {
+  /** Config channels, their keys sealed once (so that routing treats every channel alike). */
+  private sealedConfig: Channel[] | undefined;
+
   constructor(
     private readonly repository: ChannelRepository,
     private readonly fromConfig: ChannelConfig[],
@@ -110,8 +113,6 @@ export class ChannelService {
     }));
     return this.sealedConfig;
   }
-
-  private sealedConfig: Channel[] | undefined;
 
   private view(channel: Channel): ChannelView {
     const { sealedApiKeys, ...rest } = channel;

@@ -1,6 +1,6 @@
 import { UpstreamError, type ModelInfo } from '../../core/chat-model.js';
 import { sdkProvider, classify } from './ai-sdk.js';
-import type { Provider, ProviderKind } from './provider.js';
+import { undescribedModel, type Provider, type ProviderKind } from './provider.js';
 
 export interface Endpoint {
   kind: ProviderKind;
@@ -8,9 +8,6 @@ export interface Endpoint {
   baseUrl: string;
   apiKey: string;
 }
-
-const DEFAULT_CONTEXT = 131_072;
-const DEFAULT_MAX_TOKENS = 4096;
 
 /** A provider for one endpoint and key. Provider packages are loaded only when a channel uses them. */
 export async function createProvider(endpoint: Endpoint): Promise<Provider> {
@@ -62,7 +59,7 @@ async function listAnthropicModels(
   signal: AbortSignal,
 ): Promise<ModelInfo[]> {
   const body = await getJson<{ data?: { id: string; display_name?: string }[] }>(`${root}/models`, headers, signal);
-  return (body.data ?? []).map((m) => modelInfo(kind, m.id, m.display_name));
+  return (body.data ?? []).map((m) => undescribedModel(m.id, kind, m.display_name));
 }
 
 async function listGoogleModels(root: string, apiKey: string, signal: AbortSignal): Promise<ModelInfo[]> {
@@ -70,9 +67,9 @@ async function listGoogleModels(root: string, apiKey: string, signal: AbortSigna
     models?: { name: string; displayName?: string; inputTokenLimit?: number; outputTokenLimit?: number }[];
   }>(`${root}/models`, { 'x-goog-api-key': apiKey }, signal);
   return (body.models ?? []).map((m) => ({
-    ...modelInfo('google', m.name.replace(/^models\//, ''), m.displayName),
-    contextLength: m.inputTokenLimit ?? DEFAULT_CONTEXT,
-    maxTokens: m.outputTokenLimit ?? DEFAULT_MAX_TOKENS,
+    ...undescribedModel(m.name.replace(/^models\//, ''), 'google', m.displayName),
+    ...(m.inputTokenLimit && { contextLength: m.inputTokenLimit }),
+    ...(m.outputTokenLimit && { maxTokens: m.outputTokenLimit }),
   }));
 }
 
@@ -86,15 +83,4 @@ async function getJson<T>(url: string, headers: Record<string, string>, signal: 
   if (!res.ok)
     throw new UpstreamError(`GET ${url} answered ${res.status}`, res.status >= 500 || res.status === 429, res.status);
   return (await res.json()) as T;
-}
-
-function modelInfo(provider: ProviderKind, id: string, displayName?: string): ModelInfo {
-  return {
-    id,
-    displayName: displayName ?? id,
-    provider,
-    contextLength: DEFAULT_CONTEXT,
-    maxTokens: DEFAULT_MAX_TOKENS,
-    capabilities: { tools: true, embeddings: /embed/i.test(id) },
-  };
 }

@@ -11,7 +11,7 @@ import {
   type ModelInfo,
   type TokenUsage,
 } from '../../core/chat-model.js';
-import type { Provider, ProviderKind } from './provider.js';
+import { undescribedModel, type Provider, type ProviderKind } from './provider.js';
 
 /**
  * A provider for upstreams that speak OpenAI's wire format (OpenAI, vLLM, llama.cpp server,
@@ -101,14 +101,7 @@ export function openAiWireProvider(options: {
     async listModels(signal: AbortSignal): Promise<ModelInfo[]> {
       const response = await call('GET', 'models', undefined, signal);
       const list = (await response.body.json()) as { data?: { id: string }[] };
-      return (list.data ?? []).map((m) => ({
-        id: m.id,
-        displayName: m.id,
-        provider: options.kind,
-        contextLength: 131_072,
-        maxTokens: 4096,
-        capabilities: { tools: true, embeddings: /embed/i.test(m.id) },
-      }));
+      return (list.data ?? []).map((m) => undescribedModel(m.id, options.kind));
     },
 
     close: () => pool.close(),

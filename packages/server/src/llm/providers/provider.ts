@@ -22,3 +22,18 @@ export interface Provider {
   /** Releases what the provider holds (a loaded model); remote providers hold nothing. */
   close?(): Promise<void>;
 }
+
+/**
+ * A model known only by its id: limits large enough not to trim what the upstream would accept,
+ * tools assumed (most current chat models have them), embeddings guessed from the name.
+ */
+export function undescribedModel(id: string, provider: string, displayName = id): ModelInfo {
+  return {
+    id,
+    displayName,
+    provider,
+    contextLength: 131_072,
+    maxTokens: 4096,
+    capabilities: { tools: true, embeddings: /embed/i.test(id) },
+  };
+}
