@@ -124,6 +124,38 @@ describe('the openai client against /v1', () => {
     expect(bad.param).toBe('messages');
   });
 
+  it("refuses bad and oversize bodies in OpenAI's error format, calling no upstream", async () => {
+    const before = gateway.upstreams[0]!.requests.length;
+    const post = (path: string, body: string) =>
+      fetch(`${gateway.server.url}/v1${path}`, {
+        method: 'POST',
+        headers: { authorization: `Bearer ${gateway.admin.key}`, 'content-type': 'application/json' },
+        body,
+      });
+    const oversize = await post(
+      '/chat/completions',
+      JSON.stringify({ model: 'fake-model', messages: [{ role: 'user', content: 'x'.repeat(26 * 1024 * 1024) }] }),
+    );
+    expect(oversize.status).toBe(413);
+    expect(((await oversize.json()) as any).error).toMatchObject({ type: 'invalid_request_error' });
+    const malformed = await post('/chat/completions', '{"model": ');
+    expect(malformed.status).toBe(400);
+    expect(((await malformed.json()) as any).error.message).toBe('Body is not valid JSON');
+    for (const body of [
+      { model: 'fake-embedding' },
+      { model: 'fake-embedding', input: 42 },
+      { model: 'fake-model', messages: [{ role: 'wizard', content: 'hi' }] },
+    ]) {
+      const path = 'messages' in body ? '/chat/completions' : '/embeddings';
+      const res = await post(path, JSON.stringify(body));
+      expect(res.status).toBe(400);
+      expect(((await res.json()) as any).error.type).toBe('invalid_request_error');
+    }
+    const n = await gateway.openai.chat.completions.create({ model: 'fake-model', messages, n: 2 }).catch((e) => e);
+    expect(n).toBeInstanceOf(OpenAI.BadRequestError);
+    expect(gateway.upstreams[0]!.requests.length).toBe(before);
+  });
+
   it('refuses revoked keys at once', async () => {
     const account = await signUp(gateway.server.http);
     const client = new OpenAI({ apiKey: account.key, baseURL: `${gateway.server.url}/v1`, maxRetries: 0 });
