@@ -1,4 +1,5 @@
 import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
 import type { FastifyInstance, FastifyServerOptions } from 'fastify';
 import { buildServer } from './api/server.js';
 import type { ChannelConfig, Config } from './config/schema.js';
@@ -14,8 +15,11 @@ import { Router } from './llm/router.js';
 import { tokenCounter } from './llm/tokens.js';
 import { createSharedState } from './shared-state/index.js';
 import { openDatabase, type Database } from './store/database.js';
+import { LocalBlobStore } from './store/blobs/local.js';
 import { SqlApiKeyRepository } from './store/repositories/api-keys.js';
+import { SqlBotRepository } from './store/repositories/bots.js';
 import { SqlChannelRepository } from './store/repositories/channels.js';
+import { SqlFileRepository } from './store/repositories/files.js';
 import { SqlSessionRevocations } from './store/repositories/revoked-sessions.js';
 import { SqlUsageRepository } from './store/repositories/usage.js';
 import { SqlUserRepository } from './store/repositories/users.js';
@@ -93,6 +97,9 @@ export async function openRuntime(
       shared,
       channels: new SqlChannelRepository(database.db),
       usage: new SqlUsageRepository(database.db),
+      bots: new SqlBotRepository(database.db),
+      files: new SqlFileRepository(database.db),
+      blobs: new LocalBlobStore(join(config.dataDir, 'files')),
       secretBox,
       gateway: router,
       tokenCounter,
@@ -104,6 +111,15 @@ export async function openRuntime(
       onBackgroundError,
     },
   );
+  try {
+    await core.bots.seedBuiltins();
+  } catch (err) {
+    await unsubscribe();
+    await router.close();
+    await shared.close();
+    await database.close();
+    throw err;
+  }
   return {
     config,
     database,

@@ -29,6 +29,8 @@ export const ENV_OVERRIDES: Record<string, { key: string; kind: EnvKind }> = {
   PARLEY_SESSION_LIFETIME_SECONDS: { key: 'session.lifetimeSeconds', kind: 'integer' },
   PARLEY_ALLOW_REGISTRATION: { key: 'allowRegistration', kind: 'boolean' },
   PARLEY_LOCAL_MODEL: { key: 'localModel', kind: 'string' },
+  PARLEY_DEFAULT_MODEL: { key: 'chat.defaultModel', kind: 'string' },
+  PARLEY_STREAM_LEASE_MS: { key: 'chat.streamLeaseMs', kind: 'integer' },
 };
 
 /** PARLEY_* variables read elsewhere than the config: by the CLI, or by the test suite. */

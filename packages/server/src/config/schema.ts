@@ -141,6 +141,37 @@ export const ConfigSchema = Type.Object(
       },
       { additionalProperties: false, default: {} },
     ),
+    chat: Type.Object(
+      {
+        /** The model of conversations whose bot names none; empty: the first model the user may use. */
+        defaultModel: Type.String({ maxLength: 200, default: '' }),
+        /** Name conversations after their first exchange, with their own model. */
+        generateTitles: Type.Boolean({ default: true }),
+        /** How often a reply being generated is saved, so that a crash loses at most this much of it. */
+        saveIntervalMs: Type.Integer({ minimum: 50, default: 1000 }),
+        /**
+         * A reply not saved for this long has lost its writer (its instance died); it is then marked
+         * failed, its partial content kept. A single instance does so at start without waiting.
+         */
+        streamLeaseMs: Type.Integer({ minimum: 1000, default: 30_000 }),
+        /** How long a finished reply's deltas stay replayable. */
+        streamRetentionSeconds: Type.Integer({ minimum: 1, default: 600 }),
+        /** The longest message a user may send. */
+        maxMessageChars: Type.Integer({ minimum: 1, maximum: 1_000_000, default: 100_000 }),
+      },
+      { additionalProperties: false, default: {} },
+    ),
+    files: Type.Object(
+      {
+        imageMaxBytes: Type.Integer({ minimum: 1, default: 10 * 1024 * 1024 }),
+        audioMaxBytes: Type.Integer({ minimum: 1, default: 25 * 1024 * 1024 }),
+        otherMaxBytes: Type.Integer({ minimum: 1, default: 25 * 1024 * 1024 }),
+        maxFilesPerUpload: Type.Integer({ minimum: 1, maximum: 100, default: 10 }),
+        /** Text files attached to a message reach the model inline, up to this size each. */
+        inlineTextMaxBytes: Type.Integer({ minimum: 0, default: 64 * 1024 }),
+      },
+      { additionalProperties: false, default: {} },
+    ),
     loginThrottle: Type.Object(
       {
         perUsername: Type.Integer({ minimum: 1, default: 10 }),

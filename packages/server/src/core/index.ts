@@ -7,11 +7,15 @@ import type { ApiKeyRepository, UserRepository } from './accounts/model.js';
 import type { PasswordHasher, SessionRevocations, SessionTokens } from './accounts/ports.js';
 import { SessionService } from './accounts/sessions.js';
 import { UserService } from './accounts/users.js';
+import type { BotRepository } from './bots/model.js';
+import { BotService } from './bots/service.js';
 import type { ModelGateway } from './chat-model.js';
 import type { ChannelRepository, SecretBox } from './channels/ports.js';
 import { ChannelService, type ChannelView } from './channels/service.js';
 import { CompletionService } from './completions.js';
 import type { TokenCounter } from './context-window.js';
+import type { BlobStore, FileRepository } from './files/model.js';
+import { FileService } from './files/service.js';
 import { QuotaService } from './quotas.js';
 import type { SharedState } from './shared-state.js';
 import { UsageService, type UsageRepository } from './usage.js';
@@ -25,6 +29,9 @@ export interface CorePorts {
   shared: SharedState;
   channels: ChannelRepository;
   usage: UsageRepository;
+  bots: BotRepository;
+  files: FileRepository;
+  blobs: BlobStore;
   secretBox: SecretBox;
   gateway: ModelGateway;
   tokenCounter: () => TokenCounter;
@@ -44,7 +51,11 @@ export interface Core {
   channels: ChannelService;
   completions: CompletionService;
   usage: UsageService;
+  bots: BotService;
+  files: FileService;
 }
+
+const MAX_BOTS_PER_USER = 100;
 
 export function createCore(config: Config, ports: CorePorts): Core {
   const guard = new PasswordGuard(ports.passwords, ports.shared.limiter, {
@@ -75,5 +86,7 @@ export function createCore(config: Config, ports: CorePorts): Core {
     ),
     completions: new CompletionService(ports.gateway, usage, config.tiers, ports.tokenCounter, ports.onBackgroundError),
     usage,
+    bots: new BotService(ports.bots, { maxPerUser: MAX_BOTS_PER_USER }),
+    files: new FileService(ports.files, ports.blobs, config.files),
   };
 }

@@ -6,7 +6,7 @@
 export type BusHandler = (message: unknown) => void;
 
 /** Calls a subscriber; one that throws must not break delivery to the others, nor the process. */
-export function deliver(handler: BusHandler, message: unknown, onError: (err: unknown) => void): void {
+export function deliver<T>(handler: (message: T) => void, message: T, onError: (err: unknown) => void): void {
   try {
     handler(message);
   } catch (err) {
@@ -53,11 +53,38 @@ export interface RateLimiter {
   reset(key: string): Promise<void>;
 }
 
+/** How a streamed reply ended, as its followers learn it. */
+export interface StreamEnd {
+  status: 'complete' | 'error' | 'cancelled';
+  error?: { code: string; message: string };
+}
+
+export type StreamEvent = { type: 'delta'; seq: number; text: string } | ({ type: 'end' } & StreamEnd);
+
+/**
+ * The deltas of replies being generated, kept so that a client that lost its connection (to this
+ * instance or another) can re-attach and receive what it missed, then follow live. A stream is
+ * kept for a while after its end, so a late re-attach replays it whole.
+ */
+export interface StreamBuffer {
+  /** Appends the next delta; `seq` counts from 1 per stream, without gaps, in the writer's order. */
+  append(streamId: string, seq: number, text: string): void;
+  end(streamId: string, end: StreamEnd): void;
+  /**
+   * Calls `onEvent` with every delta after `afterSeq` — those buffered, then live ones — and then
+   * the end. Resolves to a function that stops following.
+   */
+  follow(streamId: string, afterSeq: number, onEvent: (event: StreamEvent) => void): Promise<() => void>;
+  /** The text buffered so far, or undefined when the stream is unknown (never started, or expired). */
+  text(streamId: string): Promise<string | undefined>;
+}
+
 export interface SharedState {
   readonly kind: 'memory' | 'redis';
   readonly bus: Bus;
   readonly kv: KeyValue;
   readonly limiter: RateLimiter;
+  readonly streams: StreamBuffer;
   ping(): Promise<void>;
   close(): Promise<void>;
 }

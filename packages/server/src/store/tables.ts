@@ -1,5 +1,6 @@
 import type { Generated } from 'kysely';
 import type { ApiKey } from '../core/accounts/model.js';
+import type { StoredFile } from '../core/files/model.js';
 import type { UsageRecord } from '../core/usage.js';
 
 /**
@@ -13,6 +14,95 @@ export interface Tables {
   channels: ChannelsTable;
   usageRecords: UsageRecordsTable;
   revokedSessions: RevokedSessionsTable;
+  bots: BotsTable;
+  conversations: ConversationsTable;
+  messages: MessagesTable;
+  files: FilesTable;
+  messageFiles: MessageFilesTable;
+  feedback: FeedbackTable;
+}
+
+export interface BotsTable {
+  id: string;
+  name: string;
+  displayName: string;
+  description: string;
+  avatarUrl: string | null;
+  systemPrompt: string;
+  /** JSON array of BotVariable. */
+  variables: string;
+  model: string | null;
+  /** JSON GenerationParams. */
+  params: string;
+  /** JSON array of BotCommand. */
+  commands: string;
+  visibility: string;
+  kind: string;
+  ownerId: string | null;
+  webhookUrl: string | null;
+  keyHash: string | null;
+  createdAt: number;
+  updatedAt: number;
+}
+
+export interface ConversationsTable {
+  id: string;
+  ownerId: string;
+  botId: string | null;
+  groupId: string | null;
+  title: string | null;
+  model: string | null;
+  systemPrompt: string | null;
+  /** JSON object of variable values. */
+  variables: string;
+  contextClearedAt: number | null;
+  messageCount: Generated<number>;
+  lastMessageId: string | null;
+  lastMessagePreview: string | null;
+  lastMessageAt: number | null;
+  createdAt: number;
+  updatedAt: number;
+}
+
+export interface MessagesTable {
+  id: string;
+  conversationId: string;
+  senderId: string | null;
+  role: string;
+  content: string;
+  /** JSON array of file ids. */
+  attachments: string;
+  model: string | null;
+  promptTokens: number | null;
+  completionTokens: number | null;
+  status: string;
+  /** JSON {code, message}. */
+  error: string | null;
+  parentId: string | null;
+  clientId: string | null;
+  createdAt: number;
+  updatedAt: number;
+}
+
+/** Files are stored exactly as the core models them. */
+export type FilesTable = StoredFile;
+
+export interface MessageFilesTable {
+  messageId: string;
+  fileId: string;
+  conversationId: string;
+}
+
+export interface FeedbackTable {
+  id: string;
+  messageId: string;
+  conversationId: string;
+  userId: string;
+  type: string;
+  value: number;
+  comment: string | null;
+  createdAt: number;
+  updatedAt: number;
 }
 
 /** Sessions ended by logout, kept until no token of theirs can still be valid. */

@@ -3,7 +3,9 @@ import type { FastifyInstance, RouteOptions } from 'fastify';
 import { registerAuthHooks } from '../auth.js';
 import { accountRoutes } from './routes/accounts.js';
 import { adminRoutes } from './routes/admin.js';
+import { botRoutes } from './routes/bots.js';
 import { channelRoutes } from './routes/channels.js';
+import { fileRoutes } from './routes/files.js';
 import { modelRoutes } from './routes/models.js';
 import { keyRoutes } from './routes/keys.js';
 import { serviceRoutes } from './routes/service.js';
@@ -19,7 +21,16 @@ export async function nativeApi(parent: FastifyInstance, context: NativeContext)
       const app = scope.withTypeProvider<TypeBoxTypeProvider>();
       app.addHook('onRoute', documentRoute);
       registerAuthHooks(app, context.core);
-      for (const routes of [serviceRoutes, accountRoutes, keyRoutes, adminRoutes, channelRoutes, modelRoutes]) {
+      for (const routes of [
+        serviceRoutes,
+        accountRoutes,
+        keyRoutes,
+        adminRoutes,
+        channelRoutes,
+        modelRoutes,
+        botRoutes,
+        fileRoutes,
+      ]) {
         routes(app, context);
       }
     },

@@ -4,6 +4,9 @@ import { maskUrlPassword } from '../../lib/urls.js';
 import { RedisBus } from './bus.js';
 import { RedisKeyValue } from './kv.js';
 import { RedisRateLimiter } from './limiter.js';
+import { RedisStreamBuffer } from './streams.js';
+
+const DEFAULT_STREAM_RETENTION_MS = 600_000;
 
 export interface RedisOptions {
   url: string;
@@ -11,6 +14,8 @@ export interface RedisOptions {
   keyPrefix: string;
   /** Connection errors after start; ioredis reconnects by itself, so these are reports, not failures. */
   onError?: (err: unknown) => void;
+  /** How long a finished stream stays replayable. */
+  streamRetentionMs?: number;
 }
 
 /** Shared state for many instances: every instance that points at the same Redis sees the same state. */
@@ -33,12 +38,14 @@ export async function createRedisSharedState(options: RedisOptions): Promise<Sha
     client.disconnect();
     throw new Error(`Cannot connect to Redis at ${maskUrlPassword(options.url)}: ${(err as Error).message}`);
   }
-  const bus = new RedisBus(client, connect, options.keyPrefix, (err) => options.onError?.(err));
+  const report = (err: unknown) => options.onError?.(err);
+  const bus = new RedisBus(client, connect, options.keyPrefix, report);
   return {
     kind: 'redis',
     bus,
     kv: new RedisKeyValue(client),
     limiter: new RedisRateLimiter(client),
+    streams: new RedisStreamBuffer(client, bus, options.streamRetentionMs ?? DEFAULT_STREAM_RETENTION_MS, report),
     async ping() {
       await client.ping();
     },

@@ -2,12 +2,14 @@ import type { Migration, MigrationProvider } from 'kysely';
 import * as accounts from './0001_accounts.js';
 import * as gateway from './0002_gateway.js';
 import * as revokedSessions from './0003_revoked_sessions.js';
+import * as conversations from './0004_conversations.js';
 
 /** Every migration, in order. One set serves SQLite and PostgreSQL. */
 const migrations: Record<string, Migration> = {
   '0001_accounts': accounts,
   '0002_gateway': gateway,
   '0003_revoked_sessions': revokedSessions,
+  '0004_conversations': conversations,
 };
 
 export const migrationProvider: MigrationProvider = {

@@ -1,0 +1,62 @@
+/** A custom variable of a bot's system prompt template: `{{name}}`, with the value used when a conversation gives none. */
+export interface BotVariable {
+  name: string;
+  description: string;
+  default: string;
+}
+
+/** `/alias args` in a message runs the command; one with a `prompt` expands into it. */
+export interface BotCommand {
+  alias: string;
+  description: string;
+  prompt: string | null;
+}
+
+export interface GenerationParams {
+  temperature?: number;
+  topP?: number;
+  maxTokens?: number;
+}
+
+export type BotVisibility = 'public' | 'private';
+export type BotKind = 'ai' | 'external';
+export const BOT_VISIBILITIES = ['public', 'private'] as const satisfies readonly BotVisibility[];
+export const BOT_KINDS = ['ai', 'external'] as const satisfies readonly BotKind[];
+
+/** What the seeds call bots, presets, templates and personas: one concept. */
+export interface Bot {
+  id: string;
+  /** A unique slug. */
+  name: string;
+  displayName: string;
+  description: string;
+  avatarUrl: string | null;
+  /** A template: `{{user_name}}`, `{{bot_name}}`, `{{date}}`, `{{group_name}}` and the declared variables. */
+  systemPrompt: string;
+  variables: BotVariable[];
+  /** The model the bot answers with; null for the server's default. */
+  model: string | null;
+  params: GenerationParams;
+  commands: BotCommand[];
+  visibility: BotVisibility;
+  kind: BotKind;
+  /** Null for bots of the installation (the built-in ones, and those admins make public). */
+  ownerId: string | null;
+  /** Where an external bot receives the messages sent to it. */
+  webhookUrl: string | null;
+  /** Hash of an external bot's key; never leaves the core. */
+  keyHash: string | null;
+  createdAt: number;
+  updatedAt: number;
+}
+
+export interface BotRepository {
+  insert(bot: Bot): Promise<void>;
+  findById(id: string): Promise<Bot | undefined>;
+  findByName(name: string): Promise<Bot | undefined>;
+  /** Public bots and the private bots of `ownerId` (every bot when `ownerId` is undefined), by name. */
+  list(options: { ownerId?: string }): Promise<Bot[]>;
+  update(bot: Bot): Promise<void>;
+  delete(id: string): Promise<boolean>;
+  countOwnedBy(ownerId: string): Promise<number>;
+}
