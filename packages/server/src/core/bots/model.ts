@@ -51,12 +51,19 @@ export interface Bot {
 }
 
 export interface BotRepository {
+  /** Refuses (Conflict) a name already taken. */
   insert(bot: Bot): Promise<void>;
+  /**
+   * Inserts a built-in bot unless a built-in of that name was seeded before (even if an admin has
+   * since renamed or deleted it) or the name is taken; safe when several instances start at once.
+   */
+  insertBuiltin(bot: Bot): Promise<boolean>;
   findById(id: string): Promise<Bot | undefined>;
   findByName(name: string): Promise<Bot | undefined>;
   /** Public bots and the private bots of `ownerId` (every bot when `ownerId` is undefined), by name. */
   list(options: { ownerId?: string }): Promise<Bot[]>;
-  update(bot: Bot): Promise<void>;
+  /** Refuses (Conflict) a name already taken; false when the bot no longer exists. */
+  update(bot: Bot): Promise<boolean>;
   delete(id: string): Promise<boolean>;
   countOwnedBy(ownerId: string): Promise<number>;
 }
