@@ -19,6 +19,7 @@ import { LocalBlobStore } from './store/blobs/local.js';
 import { SqlApiKeyRepository } from './store/repositories/api-keys.js';
 import { SqlBotRepository } from './store/repositories/bots.js';
 import { SqlChannelRepository } from './store/repositories/channels.js';
+import { SqlConversationRepository } from './store/repositories/conversations.js';
 import { SqlFileRepository } from './store/repositories/files.js';
 import { SqlSessionRevocations } from './store/repositories/revoked-sessions.js';
 import { SqlUsageRepository } from './store/repositories/usage.js';
@@ -98,6 +99,7 @@ export async function openRuntime(
       channels: new SqlChannelRepository(database.db),
       usage: new SqlUsageRepository(database.db),
       bots: new SqlBotRepository(database.db),
+      conversations: new SqlConversationRepository(database.db),
       files: new SqlFileRepository(database.db),
       blobs: new LocalBlobStore(join(config.dataDir, 'files')),
       secretBox,
@@ -126,6 +128,7 @@ export async function openRuntime(
     shared,
     core,
     async close() {
+      await core.replies.close();
       await unsubscribe();
       await router.close();
       await shared.close();
@@ -156,6 +159,11 @@ export async function createParley(
       },
     });
     reportBackgroundError = (err) => server.log.error({ err }, 'background task failed');
+    // Only a serving process generates replies, and so recovers those a crash cut (never the CLI).
+    await runtime.core.replies.start();
+    // Replies in progress end (saved, marked interrupted) before requests drain: their followers
+    // are requests in flight that would otherwise hold the shutdown open.
+    server.addHook('preClose', async () => runtime.core.replies.close());
     return {
       ...runtime,
       server,

@@ -13,6 +13,11 @@ import type { ModelGateway } from './chat-model.js';
 import type { ChannelRepository, SecretBox } from './channels/ports.js';
 import { ChannelService, type ChannelView } from './channels/service.js';
 import { CompletionService } from './completions.js';
+import { ConversationAccess } from './conversations/access.js';
+import { FeedbackService } from './conversations/feedback.js';
+import type { ConversationRepository } from './conversations/model.js';
+import { ReplyService } from './conversations/replies.js';
+import { ConversationService } from './conversations/service.js';
 import type { TokenCounter } from './context-window.js';
 import type { BlobStore, FileRepository } from './files/model.js';
 import { FileService } from './files/service.js';
@@ -30,6 +35,7 @@ export interface CorePorts {
   channels: ChannelRepository;
   usage: UsageRepository;
   bots: BotRepository;
+  conversations: ConversationRepository;
   files: FileRepository;
   blobs: BlobStore;
   secretBox: SecretBox;
@@ -53,6 +59,9 @@ export interface Core {
   usage: UsageService;
   bots: BotService;
   files: FileService;
+  conversations: ConversationService;
+  replies: ReplyService;
+  feedback: FeedbackService;
 }
 
 const MAX_BOTS_PER_USER = 100;
@@ -72,6 +81,30 @@ export function createCore(config: Config, ports: CorePorts): Core {
   });
   const apiKeys = new ApiKeyService(ports.apiKeys, ports.onBackgroundError);
   const usage = new UsageService(ports.usage);
+  const completions = new CompletionService(
+    ports.gateway,
+    usage,
+    config.tiers,
+    ports.tokenCounter,
+    ports.onBackgroundError,
+  );
+  const bots = new BotService(ports.bots, { maxPerUser: MAX_BOTS_PER_USER });
+  const files = new FileService(ports.files, ports.blobs, config.files);
+  const access = new ConversationAccess(ports.conversations);
+  const replies = new ReplyService({
+    repo: ports.conversations,
+    access,
+    bots,
+    files,
+    fileRepo: ports.files,
+    completions,
+    streams: ports.shared.streams,
+    bus: ports.shared.bus,
+    tokens: ports.tokenCounter,
+    chat: config.chat,
+    singleInstance: ports.shared.kind === 'memory',
+    onBackgroundError: ports.onBackgroundError,
+  });
   return {
     users,
     sessions,
@@ -84,9 +117,21 @@ export function createCore(config: Config, ports: CorePorts): Core {
       ports.channelHealth,
       ports.channelsChanged,
     ),
-    completions: new CompletionService(ports.gateway, usage, config.tiers, ports.tokenCounter, ports.onBackgroundError),
+    completions,
     usage,
-    bots: new BotService(ports.bots, { maxPerUser: MAX_BOTS_PER_USER }),
-    files: new FileService(ports.files, ports.blobs, config.files),
+    bots,
+    files,
+    conversations: new ConversationService(
+      ports.conversations,
+      access,
+      bots,
+      completions,
+      files,
+      replies,
+      ports.shared.bus,
+      ports.onBackgroundError,
+    ),
+    replies,
+    feedback: new FeedbackService(ports.conversations, access, ports.shared.bus, ports.onBackgroundError),
   };
 }

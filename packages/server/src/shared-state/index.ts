@@ -10,5 +10,10 @@ export async function createSharedState(
   if (!options.redisUrl) return createMemorySharedState(onError, { streamRetentionMs });
   // Loaded only when used: a single instance never needs the Redis client.
   const { createRedisSharedState } = await import('./redis/index.js');
-  return createRedisSharedState({ url: options.redisUrl, keyPrefix: options.redisKeyPrefix, onError, streamRetentionMs });
+  return createRedisSharedState({
+    url: options.redisUrl,
+    keyPrefix: options.redisKeyPrefix,
+    onError,
+    streamRetentionMs,
+  });
 }

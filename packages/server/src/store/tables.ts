@@ -56,7 +56,7 @@ export interface ConversationsTable {
   /** JSON object of variable values. */
   variables: string;
   contextClearedAt: number | null;
-  messageCount: Generated<number>;
+  messageCount: number;
   lastMessageId: string | null;
   lastMessagePreview: string | null;
   lastMessageAt: number | null;

@@ -5,7 +5,9 @@ import { accountRoutes } from './routes/accounts.js';
 import { adminRoutes } from './routes/admin.js';
 import { botRoutes } from './routes/bots.js';
 import { channelRoutes } from './routes/channels.js';
+import { conversationRoutes } from './routes/conversations.js';
 import { fileRoutes } from './routes/files.js';
+import { messageRoutes } from './routes/messages.js';
 import { modelRoutes } from './routes/models.js';
 import { keyRoutes } from './routes/keys.js';
 import { serviceRoutes } from './routes/service.js';
@@ -30,6 +32,8 @@ export async function nativeApi(parent: FastifyInstance, context: NativeContext)
         modelRoutes,
         botRoutes,
         fileRoutes,
+        conversationRoutes,
+        messageRoutes,
       ]) {
         routes(app, context);
       }

@@ -23,7 +23,12 @@ export interface Conversation {
 
 export type MessageRole = 'user' | 'assistant' | 'system';
 export type MessageStatus = 'streaming' | 'complete' | 'error' | 'cancelled';
-export const MESSAGE_STATUSES = ['streaming', 'complete', 'error', 'cancelled'] as const satisfies readonly MessageStatus[];
+export const MESSAGE_STATUSES = [
+  'streaming',
+  'complete',
+  'error',
+  'cancelled',
+] as const satisfies readonly MessageStatus[];
 
 export interface Message {
   id: string;
@@ -94,7 +99,9 @@ export interface ConversationRepository {
   list(query: ConversationQuery): Promise<{ items: Conversation[]; nextCursor: string | null; total?: number }>;
   update(
     id: string,
-    patch: Partial<Pick<Conversation, 'title' | 'model' | 'systemPrompt' | 'variables' | 'botId' | 'contextClearedAt'>> & {
+    patch: Partial<
+      Pick<Conversation, 'title' | 'model' | 'systemPrompt' | 'variables' | 'botId' | 'contextClearedAt'>
+    > & {
       updatedAt: number;
     },
   ): Promise<void>;
@@ -112,9 +119,9 @@ export interface ConversationRepository {
   recentMessages(conversationId: string, options: { limit: number; createdAfter: number | null }): Promise<Message[]>;
   /** The id of the newest message: the leaf new messages follow. */
   latestMessageId(conversationId: string): Promise<string | null>;
-  /** Saves a streaming message's progress or its end. */
+  /** Saves a streaming message's progress or its end (which also refreshes the conversation's last message). */
   updateMessage(
-    id: string,
+    message: Pick<Message, 'id' | 'conversationId'>,
     patch: Partial<Pick<Message, 'content' | 'status' | 'error' | 'usage' | 'model'>> & { updatedAt: number },
   ): Promise<void>;
   /** Streaming messages not saved since `updatedBefore`: their writer is gone. */

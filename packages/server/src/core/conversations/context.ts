@@ -1,0 +1,89 @@
+import type { User } from '../accounts/model.js';
+import type { Bot } from '../bots/model.js';
+import type { BotService } from '../bots/service.js';
+import type { ChatMessage, ChatRequest, ContentPart, ModelInfo } from '../chat-model.js';
+import type { FileRepository } from '../files/model.js';
+import type { FileService } from '../files/service.js';
+import type { Conversation, ConversationRepository, Message } from './model.js';
+import { CONTEXT_MESSAGES } from './rules.js';
+
+export interface ContextSources {
+  repo: ConversationRepository;
+  bots: BotService;
+  files: FileService;
+  fileRepo: FileRepository;
+}
+
+/**
+ * What the model is asked for a reply to `leaf`: the conversation's system prompt, then the branch
+ * that ends at `leaf` (each message's parent, back to the start or to the last context clear),
+ * with commands expanded and attachments as content parts. Replies Parley wrote itself (`/help`)
+ * and unfinished replies stay out.
+ */
+export async function buildChatRequest(
+  sources: ContextSources,
+  target: { user: User; conversation: Conversation; bot: Bot | null; model: ModelInfo; leaf: Message },
+): Promise<ChatRequest> {
+  const { conversation, bot, leaf, model } = target;
+  const recent = await sources.repo.recentMessages(conversation.id, {
+    limit: CONTEXT_MESSAGES,
+    createdAfter: conversation.contextClearedAt,
+  });
+  const byId = new Map(recent.map((m) => [m.id, m]));
+  byId.set(leaf.id, leaf);
+  const branch: Message[] = [];
+  for (let m: Message | undefined = leaf; m; m = m.parentId === null ? undefined : byId.get(m.parentId)) {
+    branch.push(m);
+  }
+  branch.reverse();
+
+  const attachments = await attachmentsOf(sources.fileRepo, branch);
+  const messages: ChatMessage[] = [];
+  const system = sources.bots.systemPrompt(bot, conversation, {
+    userName: target.user.displayName,
+    groupName: '',
+    now: Date.now(),
+  });
+  if (system.trim()) messages.push({ role: 'system', content: system });
+  const answeredByParley = new Set<string>();
+  for (const message of branch) {
+    if (message.role === 'assistant') {
+      if (message.status === 'complete' && message.parentId !== null && !answeredByParley.has(message.parentId)) {
+        messages.push({ role: 'assistant', content: message.content });
+      }
+      continue;
+    }
+    if (message.role === 'system') {
+      messages.push({ role: 'system', content: message.content });
+      continue;
+    }
+    const outcome = sources.bots.interpret(bot, message.content);
+    if (outcome.kind === 'reply') {
+      answeredByParley.add(message.id);
+      continue;
+    }
+    const text = outcome.kind === 'prompt' ? outcome.text : message.content;
+    const files = message.attachments.flatMap((id) => attachments.get(id) ?? []);
+    if (files.length === 0) {
+      messages.push({ role: 'user', content: text });
+      continue;
+    }
+    const parts: ContentPart[] = text ? [{ type: 'text', text }] : [];
+    parts.push(...(await sources.files.contentParts(files, { vision: model.capabilities.vision === true })));
+    messages.push({ role: 'user', content: parts });
+  }
+  return {
+    model: model.id,
+    messages,
+    temperature: bot?.params.temperature,
+    topP: bot?.params.topP,
+    maxTokens: bot?.params.maxTokens,
+    stream: true,
+  };
+}
+
+async function attachmentsOf(fileRepo: FileRepository, branch: Message[]) {
+  const ids = [...new Set(branch.flatMap((m) => m.attachments))];
+  const files = ids.length ? await fileRepo.findManyByIds(ids) : [];
+  return new Map(files.map((f) => [f.id, f]));
+}

@@ -1,0 +1,143 @@
+import type { User } from '../accounts/model.js';
+import type { Bot } from '../bots/model.js';
+import type { BotService } from '../bots/service.js';
+import type { CompletionService } from '../completions.js';
+import { Invalid } from '../errors.js';
+import type { FileService } from '../files/service.js';
+import { newId } from '../ids.js';
+import type { Bus } from '../shared-state.js';
+import type { ConversationAccess } from './access.js';
+import type { Conversation, ConversationQuery, ConversationRepository, Message, MessageQuery } from './model.js';
+import type { ReplyService } from './replies.js';
+import { SYSTEM_PROMPT, TITLE } from './rules.js';
+
+export interface ConversationInput {
+  botId?: string;
+  title?: string;
+  model?: string;
+  systemPrompt?: string;
+  variables?: Record<string, string>;
+}
+
+export interface ConversationPatch {
+  title?: string | null;
+  model?: string | null;
+  systemPrompt?: string | null;
+  variables?: Record<string, string>;
+  botId?: string | null;
+}
+
+/** Conversations and their history; replies are the ReplyService's. */
+export class ConversationService {
+  constructor(
+    private readonly repo: ConversationRepository,
+    private readonly access: ConversationAccess,
+    private readonly bots: BotService,
+    private readonly completions: CompletionService,
+    private readonly files: FileService,
+    private readonly replies: ReplyService,
+    private readonly bus: Bus,
+    private readonly onBackgroundError: (err: unknown) => void,
+  ) {}
+
+  async create(user: User, input: ConversationInput): Promise<Conversation> {
+    const bot = input.botId === undefined ? null : await this.bots.get(user, input.botId);
+    await this.check(user, bot, input);
+    const now = Date.now();
+    const conversation: Conversation = {
+      id: newId(),
+      ownerId: user.id,
+      botId: bot?.id ?? null,
+      groupId: null,
+      title: input.title ?? null,
+      model: input.model ?? null,
+      systemPrompt: input.systemPrompt ?? null,
+      variables: input.variables ?? {},
+      contextClearedAt: null,
+      messageCount: 0,
+      lastMessage: null,
+      createdAt: now,
+      updatedAt: now,
+    };
+    await this.repo.insert(conversation);
+    this.publish('conversation.created', { conversation });
+    return conversation;
+  }
+
+  async list(user: User, query: Omit<ConversationQuery, 'ownerId'>) {
+    return this.repo.list({ ...query, ownerId: user.id });
+  }
+
+  async get(user: User, id: string): Promise<Conversation> {
+    return this.access.conversation(user, id);
+  }
+
+  async update(user: User, id: string, patch: ConversationPatch): Promise<Conversation> {
+    const current = await this.access.conversation(user, id);
+    const botId = patch.botId === undefined ? current.botId : patch.botId;
+    const bot = botId === null ? null : await this.bots.get(user, botId);
+    // Variables are checked against the bot the conversation will have.
+    await this.check(user, bot, {
+      title: patch.title ?? undefined,
+      model: patch.model ?? undefined,
+      systemPrompt: patch.systemPrompt ?? undefined,
+      variables: patch.variables ?? (patch.botId === undefined ? undefined : current.variables),
+    });
+    const change = {
+      ...patch,
+      ...(patch.botId === undefined ? {} : { botId: bot?.id ?? null }),
+      updatedAt: Date.now(),
+    };
+    await this.repo.update(id, change);
+    const conversation = { ...current, ...change };
+    this.publish('conversation.updated', { conversation });
+    return conversation;
+  }
+
+  /** Deletes the conversation, its messages and feedback, and the files nothing else references. */
+  async delete(user: User, id: string): Promise<void> {
+    const conversation = await this.access.conversation(user, id);
+    await this.replies.stopConversation(conversation.id);
+    const fileIds = await this.repo.delete(conversation.id);
+    await this.files.removeUnreferenced(fileIds);
+    this.publish('conversation.deleted', { conversationId: conversation.id, ownerId: conversation.ownerId });
+  }
+
+  /** Keeps the history but starts the model's context afresh from now. */
+  async clear(user: User, id: string): Promise<Conversation> {
+    const current = await this.access.conversation(user, id);
+    const now = Date.now();
+    await this.repo.update(id, { contextClearedAt: now, updatedAt: now });
+    const conversation = { ...current, contextClearedAt: now, updatedAt: now };
+    this.publish('conversation.updated', { conversation });
+    return conversation;
+  }
+
+  async messages(
+    user: User,
+    conversationId: string,
+    query: Omit<MessageQuery, 'conversationId'>,
+  ): Promise<{ items: Message[]; hasMore: boolean; total?: number }> {
+    const conversation = await this.access.conversation(user, conversationId);
+    return this.repo.listMessages({ ...query, conversationId: conversation.id });
+  }
+
+  async message(user: User, id: string): Promise<Message> {
+    return (await this.access.message(user, id)).message;
+  }
+
+  private async check(user: User, bot: Bot | null, input: Omit<ConversationInput, 'botId'>): Promise<void> {
+    if (input.title !== undefined && (input.title.trim() === '' || input.title.length > TITLE.maxLength)) {
+      throw new Invalid(`title must be 1-${TITLE.maxLength} characters`, 'title');
+    }
+    if (input.systemPrompt !== undefined && input.systemPrompt.length > SYSTEM_PROMPT.maxLength) {
+      throw new Invalid(`systemPrompt must be at most ${SYSTEM_PROMPT.maxLength} characters`, 'systemPrompt');
+    }
+    if (input.variables !== undefined) this.bots.checkVariables(bot, input.variables);
+    if (input.model !== undefined) await this.completions.modelFor(user, input.model);
+  }
+
+  private publish(topic: string, event: unknown): void {
+    this.bus.publish(topic, event).catch(this.onBackgroundError);
+  }
+}
