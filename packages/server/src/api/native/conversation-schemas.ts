@@ -6,17 +6,19 @@ import {
   MAX_ATTACHMENTS_PER_MESSAGE,
   MESSAGES_PAGE,
   RATING,
-  SYSTEM_PROMPT,
   TITLE,
 } from '../../core/conversations/rules.js';
+import { MAX_VARIABLE_VALUES, SYSTEM_PROMPT, VARIABLE_NAME, VARIABLE_VALUE } from '../../core/bots/rules.js';
 import { FEEDBACK_TYPES, MESSAGE_STATUSES } from '../../core/conversations/model.js';
 import { Nullable, StringEnum } from '../../lib/schema.js';
 import { Millis } from './schemas.js';
 
 const Id = Type.String({ minLength: 1, maxLength: 64 });
-const Variables = Type.Record(Type.String({ maxLength: 64 }), Type.String({ maxLength: 2000 }), {
-  description: 'Values of the system prompt template variables',
-});
+const Variables = Type.Record(
+  Type.String({ maxLength: VARIABLE_NAME.maxLength, pattern: VARIABLE_NAME.pattern }),
+  Type.String({ maxLength: VARIABLE_VALUE.maxLength }),
+  { maxProperties: MAX_VARIABLE_VALUES, description: 'Values of the system prompt template variables' },
+);
 const Title = Type.String({ minLength: 1, maxLength: TITLE.maxLength });
 const SystemPrompt = Type.String({ maxLength: SYSTEM_PROMPT.maxLength });
 const ModelId = Type.String({ minLength: 1, maxLength: 200 });

@@ -1,6 +1,5 @@
 /** Conversation and message rules, in one place; API schemas reuse these numbers. */
 export const TITLE = { maxLength: 200 } as const;
-export const SYSTEM_PROMPT = { maxLength: 20_000 } as const;
 export const MESSAGES_PAGE = { defaultLimit: 50, maxLimit: 200 } as const;
 export const CONVERSATIONS_PAGE = { defaultLimit: 20, maxLimit: 100, maxOffset: 100_000 } as const;
 export const MAX_ATTACHMENTS_PER_MESSAGE = 10;

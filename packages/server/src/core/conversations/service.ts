@@ -9,7 +9,8 @@ import type { Bus } from '../shared-state.js';
 import type { ConversationAccess } from './access.js';
 import type { Conversation, ConversationQuery, ConversationRepository, Message, MessageQuery } from './model.js';
 import type { ReplyService } from './replies.js';
-import { SYSTEM_PROMPT, TITLE } from './rules.js';
+import { SYSTEM_PROMPT } from '../bots/rules.js';
+import { TITLE } from './rules.js';
 
 export interface ConversationInput {
   botId?: string;
@@ -74,8 +75,13 @@ export class ConversationService {
 
   async update(user: User, id: string, patch: ConversationPatch): Promise<Conversation> {
     const current = await this.access.conversation(user, id);
-    const botId = patch.botId === undefined ? current.botId : patch.botId;
-    const bot = botId === null ? null : await this.bots.get(user, botId);
+    // A bot deleted since the conversation began no longer shapes it; naming a new one must find it.
+    let bot: Bot | null = null;
+    if (patch.botId === undefined) {
+      if (current.botId !== null) bot = await this.bots.get(user, current.botId).catch(() => null);
+    } else if (patch.botId !== null) {
+      bot = await this.bots.get(user, patch.botId);
+    }
     // Variables are checked against the bot the conversation will have.
     await this.check(user, bot, {
       title: patch.title ?? undefined,

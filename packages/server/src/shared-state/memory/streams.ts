@@ -25,7 +25,9 @@ export class MemoryStreamBuffer implements StreamBuffer {
   }
 
   end(streamId: string, end: StreamEnd): void {
-    const stream = this.stream(streamId);
+    // Ending a stream nobody wrote or follows (one cut by a crash) leaves nothing to replay.
+    const stream = this.streams.get(streamId);
+    if (!stream) return;
     stream.end = end;
     const event: StreamEvent = { type: 'end', ...end };
     for (const follower of stream.followers) deliver(follower, event, this.onError);
