@@ -1,5 +1,5 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import type { SharedState } from '../src/core/shared-state.js';
+import type { SharedState, StreamEvent } from '../src/core/shared-state.js';
 import { createMemorySharedState } from '../src/shared-state/memory/index.js';
 import { createRedisSharedState } from '../src/shared-state/redis/index.js';
 import { TEST_REDIS_URL, redisAvailable, uniqueSuffix } from './helpers/env.js';
@@ -100,6 +100,57 @@ describe.each(implementations)('%s shared state', (_name, create, available) => 
       const results = await Promise.all(Array.from({ length: 60 }, () => state.limiter.consume([rule])));
       expect(results.filter((r) => r.allowed)).toHaveLength(25);
     });
+
+    it('replays a stream from any point, then follows it live to its end, each delta once', async () => {
+      const id = `s-${uniqueSuffix()}`;
+      expect(await state.streams.text(id)).toBeUndefined();
+      state.streams.append(id, 1, 'a');
+      state.streams.append(id, 2, 'b');
+      const events: StreamEvent[] = [];
+      const ended = new Promise<void>((resolve) => {
+        void state.streams.follow(id, 1, (event) => {
+          events.push(event);
+          if (event.type === 'end') resolve();
+        });
+      });
+      // Written while the follower attaches, and after.
+      state.streams.append(id, 3, 'c');
+      await new Promise((r) => setTimeout(r, 20));
+      state.streams.append(id, 4, 'd');
+      state.streams.end(id, { status: 'complete' });
+      await ended;
+      expect(events).toEqual([
+        { type: 'delta', seq: 2, text: 'b' },
+        { type: 'delta', seq: 3, text: 'c' },
+        { type: 'delta', seq: 4, text: 'd' },
+        { type: 'end', status: 'complete' },
+      ]);
+      expect(await state.streams.text(id)).toBe('abcd');
+
+      // An ended stream replays whole, its end included.
+      const replay: StreamEvent[] = [];
+      await new Promise<void>((resolve) => {
+        void state.streams.follow(id, 0, (event) => {
+          replay.push(event);
+          if (event.type === 'end') resolve();
+        });
+      });
+      expect(replay.map((e) => (e.type === 'delta' ? e.text : e.type))).toEqual(['a', 'b', 'c', 'd', 'end']);
+    });
+
+    it('stops delivering to a follower that stops following', async () => {
+      const id = `s-${uniqueSuffix()}`;
+      const seen: StreamEvent[] = [];
+      const stop = await state.streams.follow(id, 0, (event) => seen.push(event));
+      state.streams.append(id, 1, 'x');
+      await new Promise((r) => setTimeout(r, 20));
+      stop();
+      state.streams.append(id, 2, 'y');
+      state.streams.end(id, { status: 'error', error: { code: 'MODEL_ERROR', message: 'broke' } });
+      await new Promise((r) => setTimeout(r, 20));
+      expect(seen).toEqual([{ type: 'delta', seq: 1, text: 'x' }]);
+    });
+
   });
 });
 
