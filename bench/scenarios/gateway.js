@@ -1,7 +1,7 @@
 import { rmSync } from 'node:fs';
 import { mkdir, mkdtemp, readdir, readFile, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
-import { join } from 'node:path';
+import { dirname, join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { parseArgs } from 'node:util';
 import { cpuLayout, cpuSeconds } from '../lib/cpu.js';
@@ -254,14 +254,22 @@ export async function run(argv) {
     await sleep(500);
     const ledger = await usageLedger(parley.url, key);
 
-    let profile = null;
+    const profiles = [];
     if (options.profile) {
       await stopProcess(parley.child);
-      const dir = join(scratch, 'profile');
-      await mkdir(dir);
-      parley = await startParley({ scratch, env: parleyEnv, layout, nodeArgs: ['--cpu-prof', '--cpu-prof-dir', dir] });
-      const target = { ...targets[2], url: parley.url, serverPid: parley.child.pid };
-      profile = await profileRound(target, parley.child, dir, options);
+      // One process per mode, so that each profile holds one mode's work only.
+      for (const mode of Object.keys(MODES)) {
+        const dir = join(scratch, `profile-${mode}`);
+        await mkdir(dir);
+        parley = await startParley({
+          scratch,
+          env: parleyEnv,
+          layout,
+          nodeArgs: ['--cpu-prof', '--cpu-prof-dir', dir],
+        });
+        const target = { ...targets[2], url: parley.url, serverPid: parley.child.pid };
+        profiles.push(await profileRound(target, mode, parley.child, dir, options));
+      }
     }
     return report({
       options,
@@ -271,7 +279,7 @@ export async function run(argv) {
       samples,
       warmupErrors,
       ledger: { ...ledger, parleyOk },
-      profile,
+      profiles,
     });
   } finally {
     forget();
@@ -291,24 +299,29 @@ async function usageLedger(url, key) {
 }
 
 /**
- * One streaming round at the target concurrency under `--cpu-prof`, after a warm-up. Only the round's samples
+ * One round of `mode` at the target concurrency under `--cpu-prof`, after a warm-up. Only the round's samples
  * are summarised: V8 stamps them with the monotonic clock that process.hrtime reads here too.
  */
-async function profileRound(target, child, dir, options) {
+async function profileRound(target, mode, child, dir, options) {
   const connections = TARGETS.atConnections;
-  await measure(target, 'stream', connections, Math.max(options.warmupSeconds, 1));
+  await measure(target, mode, connections, Math.max(options.warmupSeconds, 1));
   // The warm-up ends by cutting requests off, whose clean-up (a first one loads the tokenizer) is not the round's.
   await sleep(1000);
   const from = Number(process.hrtime.bigint() / 1000n);
-  const sample = await measure(target, 'stream', connections, options.seconds);
+  const sample = await measure(target, mode, connections, options.seconds);
   const to = Number(process.hrtime.bigint() / 1000n);
   // The profile is written when the process exits, as Parley does on SIGTERM.
   await stopProcess(child);
   const file = (await readdir(dir)).find((f) => f.endsWith('.cpuprofile'));
   if (!file) throw new Error(`--cpu-prof wrote no profile\n${child.output()}`);
-  const raw = JSON.parse(await readFile(join(dir, file), 'utf8'));
+  const text = await readFile(join(dir, file), 'utf8');
+  // Kept for a closer look in a profiler (Chrome DevTools, speedscope): the summary shows self time only.
+  const saved = join(repoRoot, 'bench/results', `gateway-${mode}.cpuprofile`);
+  await mkdir(dirname(saved), { recursive: true });
+  await writeFile(saved, text);
+  const raw = JSON.parse(text);
   const inside = from >= raw.startTime && to <= raw.endTime;
-  return { connections, sample, windowed: inside, ...summarizeProfile(raw, inside ? { from, to } : {}) };
+  return { mode, connections, sample, saved, windowed: inside, ...summarizeProfile(raw, inside ? { from, to } : {}) };
 }
 
 const fixed = (digits) => (v) => (v == null ? null : v.toFixed(digits));
@@ -320,7 +333,7 @@ const times = (r) => (r == null ? null : `${r.toFixed(2)}×`);
 const plusMs = (v) => (v == null ? null : `${v >= 0 ? '+' : ''}${v.toFixed(2)}`);
 const verdict = (text, passed) => (text == null ? null : `${text} ${passed ? 'PASS' : 'FAIL'}`);
 
-function report({ options, layout, targets, checks, samples, warmupErrors, ledger, profile }) {
+function report({ options, layout, targets, checks, samples, warmupErrors, ledger, profiles }) {
   const fields = ['requestsPerSecond', 'p50Ms', 'p99Ms', 'bytesPerSecond', 'serverCpu', 'clientCpu'];
   const summary = {};
   const ratios = {};
@@ -476,7 +489,7 @@ function report({ options, layout, targets, checks, samples, warmupErrors, ledge
     }),
   });
 
-  if (profile) tables.push(...profileTables(profile));
+  for (const profile of profiles) tables.push(...profileTables(profile));
 
   const notes = [
     `load: autocannon in the runner process, ${options.connections.join('/')} connections, one request in flight each; ` +
@@ -536,7 +549,7 @@ function report({ options, layout, targets, checks, samples, warmupErrors, ledge
       ratios,
       checks,
       ledger,
-      profile: profile && { ...profile, byFunction: profile.byFunction.slice(0, 100) },
+      profiles: profiles.map((profile) => ({ ...profile, byFunction: profile.byFunction.slice(0, 100) })),
       samples,
     },
   };
@@ -555,7 +568,7 @@ function profileTables(profile) {
   return [
     {
       title:
-        `Parley under --cpu-prof, streaming c${profile.connections}, ${profile.sample.requestsPerSecond.toFixed(0)} req/s: ` +
+        `Parley under --cpu-prof, ${MODES[profile.mode].label} c${profile.connections}, ${profile.sample.requestsPerSecond.toFixed(0)} req/s: ` +
         `main thread ${busy.toFixed(0)} ms busy of ${profile.totalMs.toFixed(0)} ms (${where}); ` +
         "'charged' adds the Node and V8 work each package's own frames called",
       columns: ['where', 'self ms', 'self', 'charged ms', 'charged'],
@@ -568,7 +581,7 @@ function profileTables(profile) {
       ]),
     },
     {
-      title: 'top functions by self time',
+      title: `top functions by self time, ${MODES[profile.mode].label}`,
       columns: ['function', 'self ms', 'of busy'],
       rows: profile.byFunction
         .filter((e) => e.name !== '(idle)')
