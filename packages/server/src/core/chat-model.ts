@@ -125,6 +125,41 @@ export interface RoutedStream {
 }
 
 /**
+ * How a relayed answer (see `RelayBatch`) must differ from the upstream's: the model as the caller
+ * named it (an upstream may call it otherwise, e.g. by its dated snapshot), and whether the caller
+ * asked for the usage chunk that Parley always asks the upstream for.
+ */
+export interface RelayOptions {
+  model: string;
+  includeUsage: boolean;
+}
+
+/**
+ * Part of a streamed answer from an upstream that speaks OpenAI's wire format, relayed in it rather
+ * than parsed into deltas and written anew: whole `chat.completion.chunk` server-sent events as the
+ * upstream wrote them, changed only as `RelayOptions` say, ending with `data: [DONE]`.
+ */
+export interface RelayBatch {
+  /** Whole events, ready for the caller. */
+  text: string;
+  /** The answer's text among them, for counting tokens when the upstream does not. */
+  completion: string;
+  /** The upstream's token counts, on the batch that carried them. */
+  usage?: TokenUsage;
+  /** The last batch of a complete answer. */
+  done?: boolean;
+}
+
+/** A relayed answer that has produced its first token (see `RoutedStream`). */
+export interface RoutedRelay {
+  relayed: true;
+  channelId: string;
+  first: RelayBatch;
+  rest: AsyncIterator<RelayBatch>;
+  firstDeltaAt: number;
+}
+
+/**
  * The port to the models (`llm/` implements it): resolves a model id to upstream channels, fails
  * over between them until one starts answering, and keeps the catalog.
  */
@@ -132,5 +167,10 @@ export interface ModelGateway {
   model(id: string): Promise<ModelInfo | undefined>;
   models(): Promise<ModelInfo[]>;
   stream(request: ChatRequest, signal: AbortSignal): Promise<RoutedStream>;
+  /**
+   * `stream`, for a caller that speaks OpenAI's wire format: a channel that speaks it too answers
+   * relayed; any other answers in deltas, as from `stream`.
+   */
+  relay?(request: ChatRequest, signal: AbortSignal, options: RelayOptions): Promise<RoutedStream | RoutedRelay>;
   embed(request: EmbeddingRequest, signal: AbortSignal): Promise<EmbeddingResult & { channelId: string }>;
 }

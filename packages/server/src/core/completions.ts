@@ -7,7 +7,8 @@ import type {
   EmbeddingResult,
   ModelGateway,
   ModelInfo,
-  RoutedStream,
+  RelayBatch,
+  RelayOptions,
   TokenUsage,
 } from './chat-model.js';
 import { fitContext, messageText, type TokenCounter } from './context-window.js';
@@ -31,6 +32,21 @@ export interface Completion extends AsyncIterable<ChatDelta[]> {
   overheadMs(): number;
 }
 
+/** A streamed answer relayed in OpenAI's wire format (see `RelayBatch`): it yields whole events. */
+export interface RelayedCompletion extends AsyncIterable<string> {
+  readonly relayed: true;
+  readonly model: ModelInfo;
+  overheadMs(): number;
+}
+
+interface UsageOutcome {
+  status: UsageRecord['status'];
+  error?: unknown;
+  channelId?: string;
+  ttftMs?: number;
+  usage?: TokenUsage;
+}
+
 /**
  * Chat completions and embeddings for every surface: model access by tier, context trimming,
  * routing (with failover) through the gateway, and one usage record per call, however it ends.
@@ -45,61 +61,87 @@ export class CompletionService {
   ) {}
 
   async start(context: CallContext, request: ChatRequest, signal: AbortSignal): Promise<Completion> {
-    let upstreamMs = 0;
-    const record = this.recorder(context, request.model, () => upstreamMs);
-    let model: ModelInfo;
-    let routed: RoutedStream;
+    const call = await this.call(context, request, signal, (fitted) => this.gateway.stream(fitted, signal));
+    return this.completion(call, signal, takeDeltas);
+  }
+
+  /**
+   * `start`, for a surface that speaks OpenAI's wire format: an answer from a channel that speaks it
+   * too comes relayed, as events to pass on (see `RelayBatch`); any other comes in deltas.
+   */
+  async relay(
+    context: CallContext,
+    request: ChatRequest,
+    signal: AbortSignal,
+    options: RelayOptions,
+  ): Promise<Completion | RelayedCompletion> {
+    const { gateway } = this;
+    const call = await this.call(context, request, signal, (fitted) =>
+      gateway.relay ? gateway.relay(fitted, signal, options) : gateway.stream(fitted, signal),
+    );
+    const { routed } = call;
+    if ('relayed' in routed) return { ...this.completion({ ...call, routed }, signal, takeRelayed), relayed: true };
+    return this.completion({ ...call, routed }, signal, takeDeltas);
+  }
+
+  /** Model access, context trimming and routing up to the first token; a failure until then is recorded. */
+  private async call<R extends { firstDeltaAt: number }>(
+    context: CallContext,
+    request: ChatRequest,
+    signal: AbortSignal,
+    route: (request: ChatRequest) => Promise<R>,
+  ): Promise<Call<R>> {
+    const clock = { upstreamMs: 0 };
+    const record = this.recorder(context, request.model, () => clock.upstreamMs);
     try {
-      model = await this.modelFor(context.user, request.model);
+      const model = await this.modelFor(context.user, request.model);
       const replyTokens = Math.min(request.maxTokens ?? model.maxTokens, model.maxTokens);
       const messages = fitContext(request.messages, { contextLength: model.contextLength, replyTokens }, this.tokens);
       const asked = performance.now();
-      routed = await this.gateway.stream({ ...request, messages }, signal);
-      upstreamMs += routed.firstDeltaAt - asked;
+      const routed = await route({ ...request, messages });
+      clock.upstreamMs += routed.firstDeltaAt - asked;
+      return { context, request, model, routed, clock, record, ttftMs: context.elapsedMs() };
     } catch (err) {
       record({ status: signal.aborted ? 'cancelled' : 'error', error: err });
       throw err;
     }
+  }
 
-    const { first, rest, channelId } = routed;
-    const ttftMs = context.elapsedMs();
+  /** The rest of a call's answer, batch by batch as `take` passes them on, recorded however it ends. */
+  private completion<B, T>(
+    call: Call<{ channelId: string; first: B; rest: AsyncIterator<B> }>,
+    signal: AbortSignal,
+    take: (batch: B, tally: Tally) => { out: T; last: boolean },
+  ): { readonly model: ModelInfo; overheadMs(): number } & AsyncIterable<T> {
+    const { context, request, clock, record, ttftMs } = call;
+    const { first, rest, channelId } = call.routed;
     const counter = this.tokens;
-    let completionText = '';
-    let usage: TokenUsage | undefined;
+    const tally: Tally = { text: '' };
     const finish = (status: UsageRecord['status'], error?: unknown) => {
       // Without usage from the upstream: counted exactly for a complete answer, estimated for a cut
       // one (loading the tokenizer for an abandoned request is not worth a blocked event loop).
       const count = status === 'ok' ? (text: string) => counter().count(text) : estimateTokens;
-      usage ??= {
+      tally.usage ??= {
         promptTokens: request.messages.reduce((sum, m) => sum + count(messageText(m)), 0),
-        completionTokens: count(completionText),
+        completionTokens: count(tally.text),
       };
-      record({ status, error, channelId, ttftMs, usage });
+      record({ status, error, channelId, ttftMs, usage: tally.usage });
     };
 
     return {
-      model,
-      overheadMs: () => context.elapsedMs() - upstreamMs,
+      model: call.model,
+      overheadMs: () => context.elapsedMs() - clock.upstreamMs,
       async *[Symbol.asyncIterator]() {
-        let batch: ChatDelta[] | undefined = first;
+        let batch: B | undefined = first;
         let finished = false;
         try {
           while (batch) {
-            let end = batch.length;
-            for (let i = 0; i < batch.length; i++) {
-              const delta = batch[i]!;
-              if (delta.type === 'text') completionText += delta.text;
-              else if (delta.type === 'finish') {
-                usage = delta.usage;
-                end = i + 1;
-                break;
-              }
-            }
-            yield end === batch.length ? batch : batch.slice(0, end);
-            if (end < batch.length || batch[end - 1]!.type === 'finish') break;
+            const { out, last } = take(batch, tally);
+            yield out;
+            if (last) break;
             const asked = performance.now();
             const step = await rest.next();
-            upstreamMs += performance.now() - asked;
+            clock.upstreamMs += performance.now() - asked;
             batch = step.done ? undefined : step.value;
           }
           finished = true;
@@ -156,13 +198,7 @@ export class CompletionService {
 
   /** Writes the call's usage record off the request path. */
   private recorder(context: CallContext, model: string, upstreamMs: () => number) {
-    return (outcome: {
-      status: UsageRecord['status'];
-      error?: unknown;
-      channelId?: string;
-      ttftMs?: number;
-      usage?: TokenUsage;
-    }) => {
+    return (outcome: UsageOutcome) => {
       const latencyMs = context.elapsedMs();
       const record: UsageRecord = {
         id: newId(),
@@ -183,6 +219,45 @@ export class CompletionService {
       this.usage.record(record).catch(this.onBackgroundError);
     };
   }
+}
+
+/** A call routed up to its first token. */
+interface Call<R> {
+  context: CallContext;
+  request: ChatRequest;
+  model: ModelInfo;
+  routed: R;
+  /** Time spent waiting for the upstream, which Parley's overhead leaves out. */
+  clock: { upstreamMs: number };
+  record: (outcome: UsageOutcome) => void;
+  ttftMs: number;
+}
+
+/** What an answer has used so far: its text, and the upstream's own counts once they come. */
+interface Tally {
+  text: string;
+  usage?: TokenUsage;
+}
+
+/** Passes deltas on up to the finish, the end of an answer. */
+function takeDeltas(batch: ChatDelta[], tally: Tally): { out: ChatDelta[]; last: boolean } {
+  let end = batch.length;
+  for (let i = 0; i < batch.length; i++) {
+    const delta = batch[i]!;
+    if (delta.type === 'text') tally.text += delta.text;
+    else if (delta.type === 'finish') {
+      tally.usage = delta.usage;
+      end = i + 1;
+      break;
+    }
+  }
+  return { out: end === batch.length ? batch : batch.slice(0, end), last: batch[end - 1]?.type === 'finish' };
+}
+
+function takeRelayed(batch: RelayBatch, tally: Tally): { out: string; last: boolean } {
+  tally.text += batch.completion;
+  if (batch.usage) tally.usage = batch.usage;
+  return { out: batch.text, last: batch.done === true };
 }
 
 /** About four bytes of text per token, as BPE tokenizers average on English. */

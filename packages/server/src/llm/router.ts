@@ -6,6 +6,9 @@ import {
   type EmbeddingResult,
   type ModelGateway,
   type ModelInfo,
+  type RelayBatch,
+  type RelayOptions,
+  type RoutedRelay,
   type RoutedStream,
 } from '../core/chat-model.js';
 import type { Channel, SecretBox } from '../core/channels/ports.js';
@@ -99,7 +102,24 @@ export class Router implements ModelGateway {
     return this.catalog.list();
   }
 
-  async stream(request: ChatRequest, signal: AbortSignal): Promise<RoutedStream> {
+  stream(request: ChatRequest, signal: AbortSignal): Promise<RoutedStream> {
+    return this.route(request, signal, batches);
+  }
+
+  async relay(request: ChatRequest, signal: AbortSignal, options: RelayOptions): Promise<RoutedStream | RoutedRelay> {
+    const routed = await this.route<ChatDelta[] | RelayBatch>(request, signal, (provider, upstreamRequest, attempt) =>
+      provider.relay ? provider.relay(upstreamRequest, attempt, options) : batches(provider, upstreamRequest, attempt),
+    );
+    // A channel answers in one form throughout: its first batch tells which.
+    return Array.isArray(routed.first) ? (routed as RoutedStream) : { ...(routed as RoutedRelay), relayed: true };
+  }
+
+  /** Tries the channels in turn until one produces a first batch that is not empty. */
+  private async route<B>(
+    request: ChatRequest,
+    signal: AbortSignal,
+    open: (provider: Provider, request: ChatRequest, signal: AbortSignal) => AsyncIterable<B>,
+  ): Promise<{ channelId: string; first: B; rest: AsyncIterator<B>; firstDeltaAt: number }> {
     const { candidates, upstreamModel } = await this.candidates(request.model);
     const { firstTokenTimeoutMs, completionTimeoutMs } = this.options.routing;
     // Unstreamed, the first delta is the whole answer: it gets the time a whole answer may take.
@@ -112,11 +132,12 @@ export class Router implements ModelGateway {
       health.inFlight++;
       try {
         const provider = await this.provider(channel);
-        const upstream = batches(provider, { ...request, model: upstreamModel }, attempt.signal)[
-          Symbol.asyncIterator
-        ]();
+        const upstream = open(provider, { ...request, model: upstreamModel }, attempt.signal)[Symbol.asyncIterator]();
         let first = await raceAbort(upstream.next(), attempt.signal);
-        while (!first.done && first.value.length === 0) first = await raceAbort(upstream.next(), attempt.signal);
+        // Relayed batches are never empty; a batch of deltas may be (a chunk with no token in it).
+        while (!first.done && Array.isArray(first.value) && first.value.length === 0) {
+          first = await raceAbort(upstream.next(), attempt.signal);
+        }
         if (first.done) throw new UpstreamError('The upstream ended its answer before any token', true);
         clearTimeout(timer);
         this.succeeded(channel.id);
@@ -203,12 +224,12 @@ export class Router implements ModelGateway {
   }
 
   /** The rest of an answer; ends the attempt's bookkeeping however the answer ends. */
-  private watch(
-    upstream: AsyncIterator<ChatDelta[]>,
+  private watch<B>(
+    upstream: AsyncIterator<B>,
     attempt: LinkedController,
     health: ChannelHealth,
     channelId: string,
-  ): AsyncIterator<ChatDelta[]> {
+  ): AsyncIterator<B> {
     const watched = {
       lastActivity: performance.now(),
       abort: () => attempt.abort(new UpstreamError('The upstream went silent', true)),

@@ -140,7 +140,6 @@ export async function collectCompletion(
 export async function* sseChunks(
   batches: AsyncIterable<ChatDelta[]>,
   meta: { id: string; created: number; model: string; includeUsage: boolean },
-  onError: (err: unknown) => string,
 ): AsyncGenerator<string> {
   const head = `data: {"id":${JSON.stringify(meta.id)},"object":"chat.completion.chunk","created":${meta.created},"model":${JSON.stringify(meta.model)},"system_fingerprint":null,"choices":[`;
   const textHead = `${head}{"index":0,"delta":{"content":`;
@@ -161,16 +160,23 @@ export async function* sseChunks(
       : finish;
   };
   yield `${head}{"index":0,"delta":{"role":"assistant","content":""},"logprobs":null,"finish_reason":null}]}\n\n`;
-  try {
-    for await (const batch of batches) {
-      let text = '';
-      for (const delta of batch) text += frame(delta);
-      yield text;
-    }
-  } catch (err) {
-    // The answer has begun: the error can only travel inside the stream, as OpenAI sends it.
-    yield `data: ${onError(err)}\n\n`;
-    return;
+  for await (const batch of batches) {
+    let text = '';
+    for (const delta of batch) text += frame(delta);
+    yield text;
   }
   yield 'data: [DONE]\n\n';
+}
+
+/** SSE events that end with an error event, in place of the rest, when the answer fails. */
+export async function* endingWithError(
+  events: AsyncIterable<string>,
+  errorEvent: (err: unknown) => string,
+): AsyncGenerator<string> {
+  try {
+    yield* events;
+  } catch (err) {
+    // The answer has begun: the error can only travel inside the stream, as OpenAI sends it.
+    yield errorEvent(err);
+  }
 }

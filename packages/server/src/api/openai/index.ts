@@ -1,12 +1,12 @@
+import { randomUUID } from 'node:crypto';
 import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox';
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import type { Core } from '../../core/index.js';
-import { newId } from '../../core/ids.js';
 import { ModelNotFound } from '../../core/errors.js';
 import { principalOf, registerAuthHooks } from '../auth.js';
 import { errorHandler, toApiError } from '../errors.js';
 import { EVENT_STREAM_HEADERS, eventStream } from '../sse.js';
-import { collectCompletion, sseChunks, toChatRequest } from './chat.js';
+import { collectCompletion, endingWithError, sseChunks, toChatRequest } from './chat.js';
 import { openAiError } from './errors.js';
 import { ChatCompletionBody, EmbeddingBody } from './schemas.js';
 
@@ -36,22 +36,19 @@ export async function openAiApi(parent: FastifyInstance, context: { core: Core; 
         },
         async (request, reply) => {
           const body = request.body;
-          const completion = await core.completions.start(
-            callContext(request, reply),
-            toChatRequest(body),
-            abortOnDisconnect(reply),
-          );
-          const meta = { id: `chatcmpl-${newId()}`, created: Math.floor(Date.now() / 1000), model: body.model };
+          const context = callContext(request, reply);
+          const chat = toChatRequest(body);
+          const signal = abortOnDisconnect(reply);
           if (body.stream) {
-            reply.header('x-parley-overhead-ms', completion.overheadMs().toFixed(2));
-            reply.headers(EVENT_STREAM_HEADERS);
             const includeUsage = body.stream_options?.include_usage === true;
-            const frames = sseChunks(completion, { ...meta, includeUsage }, (err) =>
-              JSON.stringify(openAiError(toApiError(err))),
-            );
-            return reply.send(eventStream(frames, reply.raw));
+            const answer = await core.completions.relay(context, chat, signal, { model: body.model, includeUsage });
+            reply.header('x-parley-overhead-ms', answer.overheadMs().toFixed(2));
+            reply.headers(EVENT_STREAM_HEADERS);
+            const events = 'relayed' in answer ? answer : sseChunks(answer, { ...meta(body.model), includeUsage });
+            return reply.send(eventStream(endingWithError(events, errorEvent), reply.raw));
           }
-          const answer = await collectCompletion(completion, meta);
+          const completion = await core.completions.start(context, chat, signal);
+          const answer = await collectCompletion(completion, meta(body.model));
           reply.header('x-parley-overhead-ms', completion.overheadMs().toFixed(2));
           return answer;
         },
@@ -97,6 +94,18 @@ export async function openAiApi(parent: FastifyInstance, context: { core: Core; 
     },
     { prefix: OPENAI_PREFIX },
   );
+}
+
+/**
+ * What Parley's own chunks show. The id only has to be unique: a UUID from Node's pooled entropy
+ * costs a fraction of a ULID, whose randomness is drawn a character at a time.
+ */
+function meta(model: string) {
+  return { id: `chatcmpl-${randomUUID()}`, created: Math.floor(Date.now() / 1000), model };
+}
+
+function errorEvent(err: unknown): string {
+  return `data: ${JSON.stringify(openAiError(toApiError(err)))}\n\n`;
 }
 
 function callContext(request: FastifyRequest, reply: FastifyReply) {

@@ -9,6 +9,8 @@ import {
   type EmbeddingResult,
   type FinishReason,
   type ModelInfo,
+  type RelayBatch,
+  type RelayOptions,
   type TokenUsage,
 } from '../../core/chat-model.js';
 import { undescribedModel, type Provider, type ProviderKind } from './provider.js';
@@ -59,8 +61,22 @@ export function openAiWireProvider(options: {
       yield [...fromCompletion((await response.body.json()) as WireCompletion)];
       return;
     }
+    yield* streamed(response, signal, fromEventStream);
+  }
+
+  async function* relay(request: ChatRequest, signal: AbortSignal, options: RelayOptions): AsyncGenerator<RelayBatch> {
+    const response = await call('POST', 'chat/completions', wireBody(request, true), signal);
+    yield* streamed(response, signal, (body) => relayEventStream(body, signal, options));
+  }
+
+  /** What `read` makes of a streamed response, its failures as upstream errors. */
+  async function* streamed<T>(
+    response: Dispatcher.ResponseData,
+    signal: AbortSignal,
+    read: (body: AsyncIterable<Buffer>, signal: AbortSignal) => AsyncGenerator<T>,
+  ): AsyncGenerator<T> {
     try {
-      yield* fromEventStream(response.body, signal);
+      yield* read(response.body, signal);
     } catch (err) {
       if (signal.aborted) throw signal.reason;
       if (err instanceof UpstreamError) throw err;
@@ -77,6 +93,8 @@ export function openAiWireProvider(options: {
     kind: options.kind,
 
     chatBatches,
+
+    relay,
 
     async *chat(request, signal) {
       for await (const batch of chatBatches(request, signal)) yield* batch;
@@ -188,7 +206,17 @@ interface WireUsage {
   completion_tokens?: number;
 }
 interface WireChunk {
-  choices?: { delta?: { content?: string | null; tool_calls?: WireToolCall[] }; finish_reason?: string | null }[];
+  model?: string;
+  choices?: {
+    delta?: {
+      role?: string;
+      content?: string | null;
+      reasoning_content?: string | null;
+      reasoning?: string | null;
+      tool_calls?: WireToolCall[];
+    };
+    finish_reason?: string | null;
+  }[];
   usage?: WireUsage | null;
   error?: { message?: string };
 }
@@ -231,8 +259,7 @@ async function* fromEventStream(body: AsyncIterable<Buffer>, signal: AbortSignal
         if (delta?.tool_calls) for (const call of delta.tool_calls) batch.push(toolCallDelta(call));
         if (choice.finish_reason) reason = finishReason(choice.finish_reason);
       }
-      if (chunk.usage)
-        usage = { promptTokens: chunk.usage.prompt_tokens ?? 0, completionTokens: chunk.usage.completion_tokens ?? 0 };
+      if (chunk.usage) usage = tokenUsage(chunk.usage);
     }
     carry = start < buffer.length ? buffer.slice(start) : '';
     if (batch.length) yield batch;
@@ -246,6 +273,207 @@ async function* fromEventStream(body: AsyncIterable<Buffer>, signal: AbortSignal
   throw new UpstreamError('The upstream ended its stream before finishing the answer', true);
 }
 
+/**
+ * Relays an event stream read by read: the whole events of each read leave together, scanned rather
+ * than parsed for what Parley must know or change — an error, the usage chunk, the finish, the
+ * answer's text, the model's name — and otherwise as the upstream wrote them. Events before the
+ * first token are parsed and held back, so that routing may still fail over until then; a role
+ * chunk is added when the upstream sends none, as OpenAI's clients need one.
+ */
+async function* relayEventStream(
+  body: AsyncIterable<Buffer>,
+  signal: AbortSignal,
+  options: RelayOptions,
+): AsyncGenerator<RelayBatch> {
+  let held = '';
+  let started = false;
+  let renamed: ((text: string) => string) | undefined;
+  const state = { finished: false };
+  for await (const events of wholeEvents(body)) {
+    let text = held + events;
+    let head = '';
+    if (!started) {
+      const first = firstToken(text);
+      if (!first) {
+        held = text;
+        continue;
+      }
+      held = '';
+      started = true;
+      renamed = renaming(text, first.chunk?.model, options.model);
+      if (!first.role) head = roleEvent(first.chunk, options.model);
+    }
+    const batch = scan(text, options, state);
+    text = renamed ? renamed(batch.text) : batch.text;
+    yield { ...batch, text: head + text };
+    if (batch.done) return;
+  }
+  if (signal.aborted) throw signal.reason;
+  // As for deltas: an answer that ends without [DONE] but with a finish reason is complete.
+  if (state.finished) {
+    yield { text: DONE_EVENT, completion: '', done: true };
+    return;
+  }
+  throw new UpstreamError('The upstream ended its stream before finishing the answer', true);
+}
+
+const DONE_EVENT = 'data: [DONE]\n\n';
+const CONTENT = /"content"\s*:\s*"((?:[^"\\]|\\.)*)"/g;
+
+/** The events of each read that are whole, and at the end a last one whose blank line never came. */
+async function* wholeEvents(body: AsyncIterable<Buffer>): AsyncGenerator<string> {
+  const decoder = new StringDecoder('utf8');
+  let carry = '';
+  for await (const bytes of body) {
+    const text = carry + decoder.write(bytes);
+    const end = Math.max(after(text.lastIndexOf('\n\n'), 2), after(text.lastIndexOf('\n\r\n'), 3));
+    carry = text.slice(end);
+    if (end) yield text.slice(0, end);
+  }
+  if (carry.endsWith('\n')) yield `${carry}\n`;
+}
+
+/** The index after a boundary found at `at` (0 when not found). */
+function after(at: number, length: number): number {
+  return at === -1 ? 0 : at + length;
+}
+
+/** Where the event that holds `at` ends, its blank line included. */
+function eventEnd(text: string, at: number): number {
+  const lf = text.indexOf('\n\n', at);
+  const crlf = text.indexOf('\n\r\n', at);
+  if (lf === -1 && crlf === -1) return text.length;
+  if (crlf === -1 || (lf !== -1 && lf < crlf)) return lf + 2;
+  return crlf + 3;
+}
+
+/** Where the event that holds `at` begins. */
+function eventStart(text: string, at: number): number {
+  return Math.max(after(text.lastIndexOf('\n\n', at), 2), after(text.lastIndexOf('\n\r\n', at), 3));
+}
+
+/** The data of one event (its `data:` lines), if it has any. */
+function eventData(event: string): string | undefined {
+  let data: string | undefined;
+  for (const raw of event.split('\n')) {
+    const line = raw.endsWith('\r') ? raw.slice(0, -1) : raw;
+    if (!line.startsWith('data:')) continue;
+    const value = line.slice(line.charCodeAt(5) === 32 ? 6 : 5);
+    data = data === undefined ? value : `${data}\n${value}`;
+  }
+  return data;
+}
+
+/**
+ * Parses events up to the first that carries a token (text, reasoning, a tool call, a finish, or the
+ * end); undefined when none does yet. Says whether a role came with them.
+ */
+function firstToken(text: string): { chunk?: WireChunk; role: boolean } | undefined {
+  let chunk: WireChunk | undefined;
+  let role = false;
+  for (let start = 0; start < text.length;) {
+    const end = eventEnd(text, start);
+    const data = eventData(text.slice(start, end));
+    start = end;
+    if (data === undefined) continue;
+    if (data === '[DONE]') return { chunk, role };
+    chunk = JSON.parse(data) as WireChunk;
+    if (chunk.error) throw new UpstreamError(chunk.error.message ?? 'The upstream reported an error', true);
+    const choice = chunk.choices?.[0];
+    const delta = choice?.delta;
+    if (delta?.role) role = true;
+    if (delta?.content || delta?.reasoning_content || delta?.reasoning || delta?.tool_calls || choice?.finish_reason)
+      return { chunk, role };
+  }
+  return undefined;
+}
+
+/** Renames the model in every event when the upstream names it otherwise than the caller did. */
+function renaming(text: string, upstream: string | undefined, model: string): ((text: string) => string) | undefined {
+  if (upstream === undefined || upstream === model) return undefined;
+  const value = JSON.stringify(upstream);
+  const written = [`"model":${value}`, `"model": ${value}`].find((field) => text.includes(field));
+  if (!written) return undefined;
+  const wanted = `"model":${JSON.stringify(model)}`;
+  return (events) => events.replaceAll(written, wanted);
+}
+
+function roleEvent(chunk: WireChunk | undefined, model: string): string {
+  const choices = [{ index: 0, delta: { role: 'assistant', content: '' }, logprobs: null, finish_reason: null }];
+  return `data: ${JSON.stringify({ ...chunk, model, choices, usage: undefined })}\n\n`;
+}
+
+/**
+ * Where the value of a `key` (quoted) begins, from `from` on: past the colon and any spaces; -1 when
+ * no more. A quoted key followed by a colon can only be a key: quotes inside JSON strings are escaped.
+ */
+function valueOf(text: string, key: string, from: number): number {
+  for (let at = text.indexOf(key, from); at !== -1; at = text.indexOf(key, at + key.length)) {
+    let i = at + key.length;
+    while (text.charCodeAt(i) === 32) i++;
+    if (text.charCodeAt(i) !== 58) continue;
+    i++;
+    while (text.charCodeAt(i) === 32) i++;
+    return i;
+  }
+  return -1;
+}
+
+/** The next value of `key` that begins with `first` (a character code), from `from` on; -1 when none. */
+function valueStarting(text: string, key: string, first: number, from = 0): number {
+  for (let at = valueOf(text, key, from); at !== -1; at = valueOf(text, key, at)) {
+    if (text.charCodeAt(at) === first) return at;
+  }
+  return -1;
+}
+
+const QUOTE = 34;
+const BRACE = 123;
+/** The first letter of `null`. */
+const NULL = 110;
+
+/** The events of `text` up to [DONE], checked and changed as `relayEventStream` says. */
+function scan(text: string, options: RelayOptions, state: { finished: boolean }): RelayBatch {
+  let done = false;
+  for (let at = text.indexOf('[DONE]'); at !== -1; at = text.indexOf('[DONE]', at + 6)) {
+    const end = eventEnd(text, at);
+    if (eventData(text.slice(eventStart(text, at), end)) !== '[DONE]') continue;
+    text = text.slice(0, end);
+    done = true;
+    break;
+  }
+  for (let at = valueOf(text, '"error"', 0); at !== -1; at = valueOf(text, '"error"', at)) {
+    if (text.charCodeAt(at) === NULL) continue;
+    const chunk = parseEvent(text, at);
+    if (chunk.error) throw new UpstreamError(chunk.error.message ?? 'The upstream reported an error', true);
+  }
+  let usage: TokenUsage | undefined;
+  for (let at = valueStarting(text, '"usage"', BRACE); at !== -1; at = valueStarting(text, '"usage"', BRACE, at)) {
+    const start = eventStart(text, at);
+    const end = eventEnd(text, at);
+    const { usage: counts, ...chunk } = parseEvent(text, at);
+    if (counts) usage = tokenUsage(counts);
+    if (options.includeUsage) continue;
+    // Not asked for: a chunk of usage alone goes, one that also carries choices loses its usage.
+    const kept = chunk.choices?.length ? `data: ${JSON.stringify({ ...chunk, model: options.model })}\n\n` : '';
+    text = text.slice(0, start) + kept + text.slice(end);
+    at = start + kept.length;
+  }
+  state.finished ||= valueStarting(text, '"finish_reason"', QUOTE) !== -1;
+  let completion = '';
+  for (const [, piece] of text.matchAll(CONTENT))
+    completion += piece!.includes('\\') ? JSON.parse(`"${piece}"`) : piece;
+  return { text, completion, usage, done };
+}
+
+function parseEvent(text: string, at: number): WireChunk {
+  return JSON.parse(eventData(text.slice(eventStart(text, at), eventEnd(text, at))) ?? '{}') as WireChunk;
+}
+
+function tokenUsage(usage: WireUsage): TokenUsage {
+  return { promptTokens: usage.prompt_tokens ?? 0, completionTokens: usage.completion_tokens ?? 0 };
+}
+
 function* fromCompletion(completion: WireCompletion): Generator<ChatDelta> {
   const choice = completion.choices?.[0];
   const message = choice?.message;
@@ -255,7 +483,7 @@ function* fromCompletion(completion: WireCompletion): Generator<ChatDelta> {
   yield {
     type: 'finish',
     reason: finishReason(choice?.finish_reason ?? 'stop'),
-    usage: usage && { promptTokens: usage.prompt_tokens ?? 0, completionTokens: usage.completion_tokens ?? 0 },
+    usage: usage && tokenUsage(usage),
   };
 }
 

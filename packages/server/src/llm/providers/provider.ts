@@ -1,4 +1,12 @@
-import type { ChatDelta, ChatRequest, EmbeddingRequest, EmbeddingResult, ModelInfo } from '../../core/chat-model.js';
+import type {
+  ChatDelta,
+  ChatRequest,
+  EmbeddingRequest,
+  EmbeddingResult,
+  ModelInfo,
+  RelayBatch,
+  RelayOptions,
+} from '../../core/chat-model.js';
 
 export type ProviderKind = 'openai' | 'anthropic' | 'google' | 'ollama' | 'openai-compatible' | 'local';
 
@@ -16,6 +24,11 @@ export interface Provider {
    * one delta at a time.
    */
   chatBatches?(request: ChatRequest, signal: AbortSignal): AsyncIterable<ChatDelta[]>;
+  /**
+   * The streamed answer in OpenAI's own wire format, for upstreams that speak it. Like `chatBatches`,
+   * it yields nothing before the first token, so that routing can still fail over until then.
+   */
+  relay?(request: ChatRequest, signal: AbortSignal, options: RelayOptions): AsyncIterable<RelayBatch>;
   embed(request: EmbeddingRequest, signal: AbortSignal): Promise<EmbeddingResult>;
   /** The models this upstream offers, when it can tell. */
   listModels(signal: AbortSignal): Promise<ModelInfo[]>;
