@@ -642,10 +642,10 @@ describe('permissions', () => {
     const before = upstream().requests.length;
     for (const [method, path, body] of attempts) {
       const res = await api().call(method, path, { body, bearer: bob.key });
-      expect(res.status, `${method} ${path}`).toBe(404);
+      expect(res.status, `${method} ${path}: ${JSON.stringify(res.body)}`).toBe(404);
       expect(res.body.error.code).toBe('NOT_FOUND');
     }
-    expect(upstream().requests.length).toBe(before);
+    expect(upstream().requests.slice(before)).toEqual([]);
     // Nothing changed.
     const own = await api().get(`${c}/messages`, { bearer: alice.key });
     expect(own.body.items.map((m: { content: string }) => m.content)).toEqual(['Secret', DEFAULT_REPLY]);
@@ -677,3 +677,42 @@ describe('permissions', () => {
   });
 });
 
+describe('domain events', () => {
+  it('publishes each change on the bus for realtime and webhooks to consume', async () => {
+    const { bus } = gateway.server.parley.shared;
+    const seen: { topic: string; event: any }[] = [];
+    const topics = [
+      'conversation.created',
+      'conversation.deleted',
+      'message.created',
+      'message.delta',
+      'message.completed',
+      'feedback.created',
+    ];
+    const offs = await Promise.all(topics.map((topic) => bus.subscribe(topic, (event) => seen.push({ topic, event }))));
+    try {
+      const conversation = await newConversation(alice);
+      const { userMessage, reply } = await send(alice, conversation.id, 'Events');
+      await api().post(`/api/v1/messages/${reply.id}/feedback`, { type: 'thumbs_up' }, { bearer: alice.key });
+      await api().delete(`/api/v1/conversations/${conversation.id}`, { bearer: alice.key });
+      const wanted = (topic: string) => seen.filter((s) => s.topic === topic).map((s) => s.event);
+      for (let i = 0; i < 50 && wanted('conversation.deleted').length === 0; i++)
+        await new Promise((r) => setTimeout(r, 10));
+
+      expect(wanted('conversation.created')).toEqual([
+        { conversation: expect.objectContaining({ id: conversation.id }) },
+      ]);
+      expect(wanted('message.created').map((e) => e.message.id)).toEqual([userMessage.id, reply.id]);
+      const deltas = wanted('message.delta');
+      expect(deltas.every((d) => d.messageId === reply.id && d.conversationId === conversation.id)).toBe(true);
+      expect(deltas.map((d) => d.text).join('')).toBe(DEFAULT_REPLY);
+      expect(wanted('message.completed')).toEqual([
+        { message: expect.objectContaining({ id: reply.id, status: 'complete', content: DEFAULT_REPLY }) },
+      ]);
+      expect(wanted('feedback.created')).toEqual([{ feedback: expect.objectContaining({ messageId: reply.id }) }]);
+      expect(wanted('conversation.deleted')).toEqual([{ conversationId: conversation.id, ownerId: alice.id }]);
+    } finally {
+      await Promise.all(offs.map((off) => off()));
+    }
+  });
+});

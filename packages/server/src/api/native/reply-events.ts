@@ -56,7 +56,21 @@ export async function sendReplyEvents(
   };
   reply.raw.once('close', finish);
   reply.send(out);
-  const stop = await options.follow((event) => {
+  let stop: () => void;
+  try {
+    stop = await options.follow(onEvent);
+  } catch (err) {
+    // The answer has begun: the failure can only be told as the stream's last event.
+    out.end(frame('error', { error: { code: 'INTERNAL', message: 'The reply cannot be followed right now' } }));
+    finish();
+    reply.log.error({ err }, 'following a reply failed');
+    return reply;
+  }
+  if (closed) stop();
+  else unfollow = stop;
+  return reply;
+
+  function onEvent(event: ReplyEvent) {
     if (closed) return;
     if (event.type === 'delta') {
       out.write(
@@ -71,10 +85,7 @@ export async function sendReplyEvents(
         : frame('completed', { message: messageBody(message) }),
     );
     finish();
-  });
-  if (closed) stop();
-  else unfollow = stop;
-  return reply;
+  }
 }
 
 function frame(event: string, data: unknown): string {

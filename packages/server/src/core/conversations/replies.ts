@@ -164,14 +164,14 @@ export class ReplyService {
     await Promise.all(runs.map((run) => run.done));
   }
 
-  /** Follows a reply the user may read: the deltas after `afterSeq`, live ones as they come, then its end. */
-  async follow(user: User, messageId: string, afterSeq: number, onEvent: (event: ReplyEvent) => void) {
+  /** A reply (a bot's message) the user may read. */
+  async reply(user: User, messageId: string): Promise<Message> {
     const { message } = await this.deps.access.message(user, messageId);
-    if (message.role !== 'assistant') throw new Invalid('Only replies can be followed');
-    return this.followReply(message, afterSeq, onEvent);
+    if (message.role !== 'assistant') throw new Invalid('Only replies stream; this is not a reply');
+    return message;
   }
 
-  /** As `follow`, for a reply the caller already may read. */
+  /** Follows a reply: the deltas after `afterSeq`, live ones as they come, then the reply as stored once it ended. */
   async followReply(reply: Message, afterSeq: number, onEvent: (event: ReplyEvent) => void): Promise<() => void> {
     const { streams, repo } = this.deps;
     if (reply.status !== 'streaming' && (await streams.text(reply.id)) === undefined) {

@@ -91,11 +91,11 @@ export function messageRoutes(app: NativeApp, { core }: NativeContext): void {
     async (request, reply) => {
       const { user } = principalOf(request);
       const after = resumeAfter(request, request.query.after);
-      const message = await conversations.message(user, request.params.id);
+      const message = await replies.reply(user, request.params.id);
       return sendReplyEvents(reply, {
         messages: [],
         replyId: message.id,
-        follow: (onEvent) => replies.follow(user, message.id, after, onEvent),
+        follow: (onEvent) => replies.followReply(message, after, onEvent),
       });
     },
   );
