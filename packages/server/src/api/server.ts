@@ -11,6 +11,7 @@ import { errorHandler, nativeErrorBody } from './errors.js';
 import { healthRoutes } from './health.js';
 import { registerMetrics } from './metrics.js';
 import { NATIVE_PREFIX, nativeApi } from './native/index.js';
+import { staticFiles } from './native/static.js';
 import { openAiApi } from './openai/index.js';
 import { createValidatorCompiler } from './validation.js';
 
@@ -135,6 +136,7 @@ export async function buildServer(deps: ServerDeps): Promise<FastifyInstance> {
   healthRoutes(app, { registry: metrics.registry, checkReady: deps.checkReady });
   app.get(`${NATIVE_PREFIX}/openapi.json`, { schema: { hide: true } }, async () => app.swagger());
   await nativeApi(app, { core: deps.core, config, version: deps.version });
+  await staticFiles(app, deps.core);
   await openAiApi(app, { core: deps.core, countError: metrics.countError });
   return app;
 }

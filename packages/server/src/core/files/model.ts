@@ -30,11 +30,25 @@ export interface FileRepository {
   deleteMany(ids: readonly string[]): Promise<void>;
 }
 
+/**
+ * Bytes written but not yet visible: an upload is checked whole (type, size, the other files of
+ * the same request) before any of it appears under a final path.
+ */
+export interface StagedBlob {
+  /** Moves the bytes to `path`; resolves once they are durable there. */
+  commit(path: string): Promise<void>;
+  /** Removes the bytes; harmless once committed or discarded. */
+  discard(): Promise<void>;
+}
+
 /** Where file bytes live: a local directory by default. Paths are generated, never user input. */
 export interface BlobStore {
-  /** Writes the stream to `path`; resolves once the bytes are durable. */
-  write(path: string, bytes: Readable): Promise<void>;
-  read(path: string): Readable;
-  readAll(path: string): Promise<Buffer>;
+  /** Writes the stream to a temporary place; if the stream fails, nothing is left behind. */
+  stage(bytes: Readable): Promise<StagedBlob>;
+  /** The bytes under `path`; rejects when there are none. */
+  read(path: string): Promise<Readable>;
+  /** At most the first `maxBytes` bytes under `path` (all of them by default). */
+  readAll(path: string, maxBytes?: number): Promise<Buffer>;
+  /** Removes the bytes under `path`, if any. */
   delete(path: string): Promise<void>;
 }
