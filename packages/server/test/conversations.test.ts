@@ -716,3 +716,78 @@ describe('domain events', () => {
     }
   });
 });
+
+describe('attachments', () => {
+  const PNG = Buffer.from(
+    'iVBORw0KGgoAAAANSUhEUgAAAAEAAAABCAYAAAAfFcSJAAAADUlEQVR42mNkYPhfDwAChwGA60e6kgAAAABJRU5ErkJggg==',
+    'base64',
+  );
+
+  async function upload(url: string, key: string, files: { name: string; type: string; bytes: Buffer }[]) {
+    const form = new FormData();
+    for (const f of files) form.append('file', new Blob([f.bytes], { type: f.type }), f.name);
+    const res = await fetch(`${url}/api/v1/files`, {
+      method: 'POST',
+      body: form,
+      headers: { authorization: `Bearer ${key}` },
+    });
+    expect(res.status).toBe(201);
+    return (await res.json()) as { id: string; path: string }[];
+  }
+
+  it('sends images to a vision model as image parts and text files inline; only the owner attaches', async () => {
+    const vision = await startGateway({
+      channel: { models: ['fake-model'] },
+      overrides: {
+        'chat.generateTitles': false,
+        models: [{ id: 'fake-model', capabilities: { vision: true } }],
+      },
+    });
+    try {
+      const owner = await signUp(vision.server.http);
+      const other = await signUp(vision.server.http);
+      const [image, notes] = await upload(vision.server.url, owner.key, [
+        { name: 'pixel.png', type: 'image/png', bytes: PNG },
+        { name: 'notes.txt', type: 'text/plain', bytes: Buffer.from('Remember the milk.') },
+      ]);
+      const http = vision.server.http;
+      const created = await http.post('/api/v1/conversations', {}, { bearer: owner.key });
+      const conversationId = created.body.conversation.id;
+      const sent = await http.post(
+        `/api/v1/conversations/${conversationId}/messages`,
+        { content: 'What is this?', attachmentIds: [image!.id, notes!.id] },
+        { bearer: owner.key },
+      );
+      expect(sent.status).toBe(201);
+      expect(sent.body.userMessage.attachments).toEqual([image!.id, notes!.id]);
+      const [user] = vision.upstreams[0]!.requests.at(-1)!.body.messages;
+      expect(user.role).toBe('user');
+      expect(user.content[0]).toEqual({ type: 'text', text: 'What is this?' });
+      expect(user.content[1]).toMatchObject({
+        type: 'image_url',
+        image_url: { url: `data:image/png;base64,${PNG.toString('base64')}` },
+      });
+      expect(JSON.stringify(user.content[2])).toContain('Remember the milk.');
+
+      // Someone else's file cannot be attached, and nothing is stored when it is tried.
+      const theirs = await http.post('/api/v1/conversations', {}, { bearer: other.key });
+      const refused = await http.post(
+        `/api/v1/conversations/${theirs.body.conversation.id}/messages`,
+        { content: 'Mine now', attachmentIds: [image!.id] },
+        { bearer: other.key },
+      );
+      expect(refused.status).toBe(404);
+      expect(
+        (await http.get(`/api/v1/conversations/${theirs.body.conversation.id}/messages`, { bearer: other.key })).body
+          .items,
+      ).toEqual([]);
+
+      // Deleting the conversation removes the files nothing else references.
+      expect((await http.delete(`/api/v1/conversations/${conversationId}`, { bearer: owner.key })).status).toBe(204);
+      expect((await http.get(`/api/v1/files/${image!.id}`, { bearer: owner.key })).status).toBe(404);
+      expect((await http.get(`/${image!.path}`, { bearer: owner.key })).status).toBe(404);
+    } finally {
+      await vision.close();
+    }
+  });
+});

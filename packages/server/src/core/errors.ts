@@ -8,6 +8,7 @@ export type ErrorCode =
   | 'FORBIDDEN'
   | 'NOT_FOUND'
   | 'CONFLICT'
+  | 'PAYLOAD_TOO_LARGE'
   | 'RATE_LIMITED'
   | 'MODEL_NOT_FOUND'
   | 'CONTEXT_LENGTH_EXCEEDED'
@@ -53,6 +54,13 @@ export class NotFound extends DomainError {
 export class Conflict extends DomainError {
   constructor(message: string, field?: string) {
     super('CONFLICT', message, field ? { field } : undefined);
+  }
+}
+
+/** Something sent is larger than its limit. */
+export class TooLarge extends DomainError {
+  constructor(message: string, details?: Record<string, unknown>) {
+    super('PAYLOAD_TOO_LARGE', message, details);
   }
 }
 

@@ -126,7 +126,8 @@ export class ReplyService {
           : await this.deps.repo.findMessage(message.parentId);
     if (!question || question.role !== 'user') throw new Invalid('Only a reply to a user message can be regenerated');
     const { bot, model } = await this.replier(caller.user, conversation);
-    if (!model) throw new Invalid('This conversation has no model to answer with');
+    if (bot?.kind === 'external') throw new Invalid('An external bot answers through its own API');
+    if (!model) throw new ModelNotFound(this.deps.chat.defaultModel || '(no model is configured)');
     const reply = this.newReply(question, bot, model);
     await this.deps.repo.insertMessages([reply]);
     this.publish('message.created', { message: reply });
@@ -367,6 +368,9 @@ export class ReplyService {
     let request: ChatRequest | undefined;
     let savedLength = 0;
     let savedAt = Date.now();
+    // Saves run one after another, and the final one after them all: on a pool of connections a
+    // late progress save could otherwise overwrite the finished reply with less of it.
+    let saving = Promise.resolve();
     // Progress is saved as it comes (a crash loses at most one interval of it), and touched now
     // and then while the model is silent, so that other instances see the writer is alive.
     const saver = setInterval(() => {
@@ -374,7 +378,8 @@ export class ReplyService {
       if (content.length === savedLength && now - savedAt < chat.streamLeaseMs / 3) return;
       savedLength = content.length;
       savedAt = now;
-      repo.updateMessage(reply, { content, updatedAt: now }).catch(this.deps.onBackgroundError);
+      const progress = { content, updatedAt: now };
+      saving = saving.then(() => repo.updateMessage(reply, progress)).catch(this.deps.onBackgroundError);
     }, chat.saveIntervalMs);
     saver.unref();
 
@@ -409,6 +414,7 @@ export class ReplyService {
         completionTokens: tokens.count(content),
       };
     }
+    await saving;
     const final: Message = {
       ...reply,
       content,

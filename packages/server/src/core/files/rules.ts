@@ -1,5 +1,5 @@
 import type { Config } from '../../config/schema.js';
-import { DomainError, Invalid } from '../errors.js';
+import { Invalid, TooLarge } from '../errors.js';
 import { FILE_KINDS, type FileKind } from './model.js';
 
 export type FileLimits = Config['files'];
@@ -51,9 +51,9 @@ export function checkFileName(name: string): string {
 }
 
 /** A file over the limit of its kind; surfaces answer it as too large (HTTP 413). */
-export class FileTooLarge extends DomainError {
+export class FileTooLarge extends TooLarge {
   constructor(name: string, kind: FileKind, maxBytes: number) {
-    super('VALIDATION_ERROR', `"${name}" is larger than ${maxBytes} bytes, the limit for ${kind}`, {
+    super(`"${name}" is larger than ${maxBytes} bytes, the limit for ${kind}`, {
       field: 'file',
       kind,
       maxBytes,

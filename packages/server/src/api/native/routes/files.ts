@@ -3,8 +3,8 @@ import multipart from '@fastify/multipart';
 import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox';
 import { Type } from '@sinclair/typebox';
 import type { FastifyRequest } from 'fastify';
-import { DomainError, Invalid } from '../../../core/errors.js';
-import { FILE_NAME_MAX_BYTES, FileTooLarge, largestFileBytes } from '../../../core/files/rules.js';
+import { DomainError, Invalid, TooLarge } from '../../../core/errors.js';
+import { FILE_NAME_MAX_BYTES, largestFileBytes } from '../../../core/files/rules.js';
 import type { Upload } from '../../../core/files/service.js';
 import { principalOf } from '../../auth.js';
 import { IdParams, Millis } from '../schemas.js';
@@ -21,10 +21,6 @@ const FileBody = Type.Object({
 
 /** Form fields besides the files are ignored, but only a few small ones are read at all. */
 const MAX_FIELDS = 10;
-
-class PayloadTooLarge extends Error {
-  readonly statusCode = 413;
-}
 
 class NotMultipart extends Error {
   readonly statusCode = 415;
@@ -92,7 +88,7 @@ export function fileRoutes(app: NativeApp, { core, config }: NativeContext): voi
           // for any unread body, so that the connection stays usable.
           request.raw.unpipe();
           request.raw.resume();
-          throw err instanceof FileTooLarge ? new PayloadTooLarge(err.message) : err;
+          throw err;
         }
         return reply.code(201).send(stored);
       },
@@ -143,7 +139,7 @@ function parserError(err: unknown): unknown {
     case 'FST_INVALID_MULTIPART_CONTENT_TYPE':
       return new NotMultipart();
     case 'FST_REQ_FILE_TOO_LARGE':
-      return new PayloadTooLarge('A file is larger than any upload may be');
+      return new TooLarge('A file is larger than any upload may be', { field: 'file' });
     case 'FST_FILES_LIMIT':
       return new Invalid('Too many files in one upload', 'file');
     case 'FST_PARTS_LIMIT':
