@@ -166,6 +166,86 @@ describe('the openai client against /v1', () => {
   });
 });
 
+describe('streams from OpenAI-wire channels, relayed', () => {
+  /** Parley's event stream for `body`, read raw: its `data:` payloads, and the usage row of the call. */
+  async function streamed(target: Gateway, body: Record<string, unknown>) {
+    const res = await fetch(`${target.server.url}/v1/chat/completions`, {
+      method: 'POST',
+      headers: { authorization: `Bearer ${target.admin.key}`, 'content-type': 'application/json' },
+      body: JSON.stringify({ model: 'fake-model', messages, stream: true, ...body }),
+    });
+    expect(res.status).toBe(200);
+    const text = await res.text();
+    const data = text
+      .split('\n\n')
+      .filter(Boolean)
+      .map((e) => e.slice('data: '.length));
+    expect(data.at(-1)).toBe('[DONE]');
+    return { text, chunks: data.slice(0, -1).map((d) => JSON.parse(d)) };
+  }
+
+  const usageRows = (target: Gateway) =>
+    target.server.parley.database.db
+      .selectFrom('usageRecords')
+      .selectAll()
+      .where('userId', '=', target.admin.id)
+      .orderBy('id', 'desc')
+      .execute();
+
+  it("passes the upstream's chunks on unchanged, its usage chunk only when asked, and records the call", async () => {
+    const before = (await usageRows(gateway)).length;
+    const plain = await streamed(gateway, {});
+    // The fake upstream's own chunks (its ids, the `usage: null` OpenAI adds when asked for usage), not Parley's.
+    expect(plain.chunks.every((c) => c.id.startsWith('chatcmpl-fake-'))).toBe(true);
+    expect(plain.chunks.every((c) => c.usage === null)).toBe(true);
+    expect(plain.chunks[0].choices[0].delta.role).toBe('assistant');
+    expect(plain.chunks.map((c) => c.choices[0].delta.content ?? '').join('')).toBe(DEFAULT_REPLY);
+    expect(gateway.upstreams[0]!.requests.at(-1)!.body.stream_options).toEqual({ include_usage: true });
+
+    const counted = await streamed(gateway, { stream_options: { include_usage: true } });
+    const usage = counted.chunks.at(-1).usage;
+    expect(counted.chunks.at(-1).choices).toEqual([]);
+    expect(usage).toMatchObject({ prompt_tokens: expect.any(Number), completion_tokens: 8 });
+
+    await expect.poll(async () => (await usageRows(gateway)).length).toBe(before + 2);
+    const [last, first] = await usageRows(gateway);
+    for (const row of [first!, last!]) {
+      expect(row).toMatchObject({
+        surface: 'openai',
+        model: 'fake-model',
+        channelId: 'config:fake-0',
+        status: 'ok',
+        errorCode: null,
+        promptTokens: usage.prompt_tokens,
+        completionTokens: usage.completion_tokens,
+      });
+      expect(row.ttftMs).toBeGreaterThanOrEqual(0);
+      expect(row.latencyMs).toBeGreaterThanOrEqual(row.overheadMs);
+    }
+  });
+
+  it('shows the model as the caller named it, whatever the upstream calls it', async () => {
+    const aliased = await startGateway({ overrides: { models: [{ id: 'alias-model', upstreamId: 'fake-model' }] } });
+    try {
+      const { chunks } = await streamed(aliased, { model: 'alias-model', stream_options: { include_usage: true } });
+      expect(aliased.upstreams[0]!.requests.at(-1)!.body.model).toBe('fake-model');
+      expect(chunks.map((c) => c.model)).toEqual(chunks.map(() => 'alias-model'));
+      let text = '';
+      for await (const chunk of await aliased.openai.chat.completions.create({
+        model: 'alias-model',
+        messages,
+        stream: true,
+      })) {
+        expect(chunk.model).toBe('alias-model');
+        text += chunk.choices[0]?.delta.content ?? '';
+      }
+      expect(text).toBe(DEFAULT_REPLY);
+    } finally {
+      await aliased.close();
+    }
+  });
+});
+
 describe('model access and quotas', () => {
   let limited: Gateway;
   beforeAll(async () => {

@@ -1,7 +1,7 @@
 import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { afterEach, describe, expect, it } from 'vitest';
-import type { ChatDelta } from '../src/core/chat-model.js';
+import type { ChatDelta, RelayBatch, RelayOptions } from '../src/core/chat-model.js';
 import { UpstreamError } from '../src/core/chat-model.js';
 import { openAiWireProvider } from '../src/llm/providers/openai-wire.js';
 
@@ -38,6 +38,25 @@ async function deltas(baseUrl: string): Promise<ChatDelta[]> {
   }
 }
 
+/** The batches of a relayed answer, and the error that ended it, if one did. */
+async function relayed(
+  baseUrl: string,
+  options: RelayOptions = { model: 'm', includeUsage: true },
+): Promise<{ batches: RelayBatch[]; error?: unknown }> {
+  const provider = openAiWireProvider({ kind: 'openai-compatible', baseUrl, apiKey: '' });
+  const batches: RelayBatch[] = [];
+  try {
+    const request = { model: 'm', messages: [{ role: 'user' as const, content: 'hi' }] };
+    for await (const batch of provider.relay!(request, new AbortController().signal, options)) batches.push(batch);
+    return { batches };
+  } catch (error) {
+    return { batches, error };
+  } finally {
+    await provider.close?.();
+  }
+}
+
+const event = (chunk: unknown) => `data: ${JSON.stringify(chunk)}\n\n`;
 const frame = (content: string) =>
   `data: ${JSON.stringify({ choices: [{ delta: { content }, finish_reason: null }] })}\n\n`;
 const end = `data: ${JSON.stringify({ choices: [{ delta: {}, finish_reason: 'stop' }] })}\n\ndata: ${JSON.stringify({ choices: [], usage: { prompt_tokens: 3, completion_tokens: 2 } })}\n\ndata: [DONE]\n\n`;
@@ -72,5 +91,86 @@ describe('the OpenAI-wire event stream parser', () => {
       await upstream([frame('a'), `data: ${JSON.stringify({ error: { message: 'overloaded' } })}\n\n`]),
     );
     await expect(failing).rejects.toMatchObject({ message: 'overloaded', retryable: true });
+  });
+});
+
+describe('the OpenAI-wire relay', () => {
+  const chunk = (delta: unknown, finish: string | null = null, model = 'm') => ({
+    id: 'chatcmpl-up',
+    object: 'chat.completion.chunk',
+    created: 1,
+    model,
+    choices: [{ index: 0, delta, finish_reason: finish }],
+    usage: null,
+  });
+  const usage = { id: 'chatcmpl-up', model: 'm', choices: [], usage: { prompt_tokens: 3, completion_tokens: 2 } };
+
+  it('passes the events on as the upstream wrote them, cut only between events, however the reads fall', async () => {
+    const text =
+      event(chunk({ role: 'assistant', content: '' })) +
+      event(chunk({ content: 'héllo 😀' })) +
+      event(chunk({ content: ' "wörld"\n' })).replace(/\n/g, '\r\n') +
+      event(chunk({}, 'stop')) +
+      event(usage) +
+      'data: [DONE]\n\n';
+    const bytes = Buffer.from(text);
+    const emoji = bytes.indexOf(Buffer.from('😀'));
+    const cuts = [7, emoji + 2, bytes.indexOf('\r') + 1, bytes.length - 5];
+    const pieces = [0, ...cuts].map((from, i) => bytes.subarray(from, [...cuts, bytes.length][i]));
+    const { batches, error } = await relayed(await upstream(pieces));
+    expect(error).toBeUndefined();
+    expect(batches.map((b) => b.text).join('')).toBe(text);
+    for (const batch of batches) expect(batch.text).toMatch(/\n\r?\n$/);
+    expect(batches.map((b) => b.completion).join('')).toBe('héllo 😀 "wörld"\n');
+    expect(batches.find((b) => b.usage)?.usage).toEqual({ promptTokens: 3, completionTokens: 2 });
+    expect(batches.at(-1)!.done).toBe(true);
+  });
+
+  it('holds events back until the first token, and adds a role chunk when the upstream sends none', async () => {
+    const role = event(chunk({ role: 'assistant', content: '' }));
+    const { batches } = await relayed(await upstream([role, event(chunk({ content: 'a' })), event(chunk({}, 'stop'))]));
+    expect(batches[0]!.text).toBe(role + event(chunk({ content: 'a' })));
+
+    server!.close();
+    const bare = await relayed(await upstream([event(chunk({ content: 'a' })) + 'data: [DONE]\n\n']));
+    const first = JSON.parse(bare.batches[0]!.text.split('\n\n')[0]!.slice('data: '.length));
+    expect(first).toMatchObject({ id: 'chatcmpl-up', model: 'm', choices: [{ delta: { role: 'assistant' } }] });
+    expect(first.usage).toBeUndefined();
+  });
+
+  it('names the model as the caller did, and drops the usage chunk the caller did not ask for (but reads it)', async () => {
+    const first = { role: 'assistant', content: 'a' };
+    const text = [chunk(first, null, 'm-2024'), chunk({}, 'stop', 'm-2024'), { ...usage, model: 'm-2024' }]
+      .map(event)
+      .join('');
+    const { batches } = await relayed(await upstream([text + 'data: [DONE]\n\n']), {
+      model: 'alias',
+      includeUsage: false,
+    });
+    const out = batches.map((b) => b.text).join('');
+    expect(out).toBe(event(chunk(first, null, 'alias')) + event(chunk({}, 'stop', 'alias')) + 'data: [DONE]\n\n');
+    expect(batches.find((b) => b.usage)?.usage).toEqual({ promptTokens: 3, completionTokens: 2 });
+  });
+
+  it('ends a finished stream without [DONE] with one, and refuses one cut before its finish', async () => {
+    const finished = await relayed(await upstream([event(chunk({ content: 'a' })) + event(chunk({}, 'length'))]));
+    expect(finished.batches.at(-1)).toMatchObject({ text: 'data: [DONE]\n\n', done: true });
+    server!.close();
+    const cut = await relayed(await upstream([event(chunk({ content: 'a' }))]));
+    expect(cut.batches).toHaveLength(1);
+    expect(cut.error).toBeInstanceOf(UpstreamError);
+    expect(cut.error).toMatchObject({ retryable: true });
+  });
+
+  it('turns an error event into a retryable upstream error, before any batch when no token came yet', async () => {
+    const failure = event({ error: { message: 'overloaded' } });
+    const early = await relayed(await upstream([event(chunk({ role: 'assistant', content: '' })), failure]));
+    expect(early.batches).toEqual([]);
+    expect(early.error).toMatchObject({ message: 'overloaded', retryable: true });
+    server!.close();
+    const first = event(chunk({ role: 'assistant', content: 'a' }));
+    const late = await relayed(await upstream([first, failure]));
+    expect(late.batches.map((b) => b.text)).toEqual([first]);
+    expect(late.error).toMatchObject({ message: 'overloaded', retryable: true });
   });
 });

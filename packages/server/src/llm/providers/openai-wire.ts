@@ -318,7 +318,8 @@ async function* relayEventStream(
 }
 
 const DONE_EVENT = 'data: [DONE]\n\n';
-const CONTENT = /"content"\s*:\s*"((?:[^"\\]|\\.)*)"/g;
+const LF = 10;
+const CR = 13;
 
 /** The events of each read that are whole, and at the end a last one whose blank line never came. */
 async function* wholeEvents(body: AsyncIterable<Buffer>): AsyncGenerator<string> {
@@ -326,30 +327,45 @@ async function* wholeEvents(body: AsyncIterable<Buffer>): AsyncGenerator<string>
   let carry = '';
   for await (const bytes of body) {
     const text = carry + decoder.write(bytes);
-    const end = Math.max(after(text.lastIndexOf('\n\n'), 2), after(text.lastIndexOf('\n\r\n'), 3));
+    const end = lastEventEnd(text);
     carry = text.slice(end);
     if (end) yield text.slice(0, end);
   }
   if (carry.endsWith('\n')) yield `${carry}\n`;
 }
 
-/** The index after a boundary found at `at` (0 when not found). */
-function after(at: number, length: number): number {
-  return at === -1 ? 0 : at + length;
+/**
+ * Event boundaries (a blank line, LF or CRLF) are found from newline to newline: an event holds a
+ * line or two, so a boundary is always near, where searching for one kind of blank line would cross
+ * the whole text when the stream uses the other.
+ */
+function isBlankLineAt(text: string, newline: number): boolean {
+  const before = text.charCodeAt(newline - 1);
+  return before === LF || (before === CR && text.charCodeAt(newline - 2) === LF);
+}
+
+/** Where the last whole event ends; 0 when none has. */
+function lastEventEnd(text: string): number {
+  for (let i = text.lastIndexOf('\n'); i > 0; i = text.lastIndexOf('\n', i - 1)) {
+    if (isBlankLineAt(text, i)) return i + 1;
+  }
+  return 0;
 }
 
 /** Where the event that holds `at` ends, its blank line included. */
 function eventEnd(text: string, at: number): number {
-  const lf = text.indexOf('\n\n', at);
-  const crlf = text.indexOf('\n\r\n', at);
-  if (lf === -1 && crlf === -1) return text.length;
-  if (crlf === -1 || (lf !== -1 && lf < crlf)) return lf + 2;
-  return crlf + 3;
+  for (let i = text.indexOf('\n', at); i !== -1; i = text.indexOf('\n', i + 1)) {
+    if (isBlankLineAt(text, i)) return i + 1;
+  }
+  return text.length;
 }
 
 /** Where the event that holds `at` begins. */
 function eventStart(text: string, at: number): number {
-  return Math.max(after(text.lastIndexOf('\n\n', at), 2), after(text.lastIndexOf('\n\r\n', at), 3));
+  for (let i = text.lastIndexOf('\n', at); i > 0; i = text.lastIndexOf('\n', i - 1)) {
+    if (isBlankLineAt(text, i)) return i + 1;
+  }
+  return 0;
 }
 
 /** The data of one event (its `data:` lines), if it has any. */
@@ -404,33 +420,11 @@ function roleEvent(chunk: WireChunk | undefined, model: string): string {
 }
 
 /**
- * Where the value of a `key` (quoted) begins, from `from` on: past the colon and any spaces; -1 when
- * no more. A quoted key followed by a colon can only be a key: quotes inside JSON strings are escaped.
+ * The fields `scan` looks at, found in one pass: a quoted name followed by a colon can only be a
+ * key, as quotes inside JSON strings are escaped. A string value is taken whole, any other by its
+ * first character.
  */
-function valueOf(text: string, key: string, from: number): number {
-  for (let at = text.indexOf(key, from); at !== -1; at = text.indexOf(key, at + key.length)) {
-    let i = at + key.length;
-    while (text.charCodeAt(i) === 32) i++;
-    if (text.charCodeAt(i) !== 58) continue;
-    i++;
-    while (text.charCodeAt(i) === 32) i++;
-    return i;
-  }
-  return -1;
-}
-
-/** The next value of `key` that begins with `first` (a character code), from `from` on; -1 when none. */
-function valueStarting(text: string, key: string, first: number, from = 0): number {
-  for (let at = valueOf(text, key, from); at !== -1; at = valueOf(text, key, at)) {
-    if (text.charCodeAt(at) === first) return at;
-  }
-  return -1;
-}
-
-const QUOTE = 34;
-const BRACE = 123;
-/** The first letter of `null`. */
-const NULL = 110;
+const FIELDS = /"(content|finish_reason|usage|error)"\s*:\s*(?:"((?:[^"\\]|\\.)*)"|(.))/g;
 
 /** The events of `text` up to [DONE], checked and changed as `relayEventStream` says. */
 function scan(text: string, options: RelayOptions, state: { finished: boolean }): RelayBatch {
@@ -442,27 +436,31 @@ function scan(text: string, options: RelayOptions, state: { finished: boolean })
     done = true;
     break;
   }
-  for (let at = valueOf(text, '"error"', 0); at !== -1; at = valueOf(text, '"error"', at)) {
-    if (text.charCodeAt(at) === NULL) continue;
-    const chunk = parseEvent(text, at);
-    if (chunk.error) throw new UpstreamError(chunk.error.message ?? 'The upstream reported an error', true);
+  let completion = '';
+  const usages: number[] = [];
+  for (const match of text.matchAll(FIELDS)) {
+    const [, field, string, first] = match;
+    if (field === 'content') {
+      if (string) completion += string.includes('\\') ? (JSON.parse(`"${string}"`) as string) : string;
+    } else if (field === 'finish_reason') {
+      if (string !== undefined) state.finished = true;
+    } else if (field === 'usage') {
+      if (first === '{') usages.push(match.index);
+    } else if (first !== 'n') {
+      const chunk = parseEvent(text, match.index);
+      if (chunk.error) throw new UpstreamError(chunk.error.message ?? 'The upstream reported an error', true);
+    }
   }
   let usage: TokenUsage | undefined;
-  for (let at = valueStarting(text, '"usage"', BRACE); at !== -1; at = valueStarting(text, '"usage"', BRACE, at)) {
-    const start = eventStart(text, at);
-    const end = eventEnd(text, at);
+  // From the last, so that a change leaves the places of the others as they were.
+  for (const at of usages.reverse()) {
     const { usage: counts, ...chunk } = parseEvent(text, at);
-    if (counts) usage = tokenUsage(counts);
+    if (counts) usage ??= tokenUsage(counts);
     if (options.includeUsage) continue;
     // Not asked for: a chunk of usage alone goes, one that also carries choices loses its usage.
     const kept = chunk.choices?.length ? `data: ${JSON.stringify({ ...chunk, model: options.model })}\n\n` : '';
-    text = text.slice(0, start) + kept + text.slice(end);
-    at = start + kept.length;
+    text = text.slice(0, eventStart(text, at)) + kept + text.slice(eventEnd(text, at));
   }
-  state.finished ||= valueStarting(text, '"finish_reason"', QUOTE) !== -1;
-  let completion = '';
-  for (const [, piece] of text.matchAll(CONTENT))
-    completion += piece!.includes('\\') ? JSON.parse(`"${piece}"`) : piece;
   return { text, completion, usage, done };
 }
 
