@@ -4,6 +4,12 @@ import { DEFAULT_REPLY } from './helpers/fake-upstream.js';
 import { startGateway, type Gateway } from './helpers/gateway.js';
 import { allEvents, openEventStream } from './helpers/sse.js';
 
+/**
+ * Routing's timeouts at their defaults (on a loaded machine the fast test timers would fail replies
+ * over), and no cooldown, so that a test that makes the upstream fail leaves it usable for the next.
+ */
+const RELAXED_ROUTING = { cooldownMs: [0] };
+
 let gateway: Gateway;
 let alice: Account;
 let bob: Account;
@@ -11,7 +17,7 @@ let bob: Account;
 beforeAll(async () => {
   gateway = await startGateway({
     channel: { models: ['fake-model'] },
-    overrides: { 'chat.generateTitles': false },
+    overrides: { 'chat.generateTitles': false, routing: RELAXED_ROUTING },
   });
   alice = await signUp(gateway.server.http);
   bob = await signUp(gateway.server.http);
@@ -579,7 +585,7 @@ describe('feedback', () => {
 
 describe('titles', () => {
   it('names a conversation after its first exchange, off the request path', async () => {
-    const titled = await startGateway({ channel: { models: ['fake-model'] } });
+    const titled = await startGateway({ channel: { models: ['fake-model'] }, overrides: { routing: RELAXED_ROUTING } });
     try {
       titled.upstreams[0]!.configure({
         reply: (request) =>
@@ -740,6 +746,7 @@ describe('attachments', () => {
       channel: { models: ['fake-model'] },
       overrides: {
         'chat.generateTitles': false,
+        routing: RELAXED_ROUTING,
         models: [{ id: 'fake-model', capabilities: { vision: true } }],
       },
     });
