@@ -150,7 +150,6 @@ describe.each(implementations)('%s shared state', (_name, create, available) => 
       await new Promise((r) => setTimeout(r, 20));
       expect(seen).toEqual([{ type: 'delta', seq: 1, text: 'x' }]);
     });
-
   });
 });
 

@@ -96,7 +96,11 @@ export async function up(db: Kysely<unknown>): Promise<void> {
     .addColumn('conversation_id', 'text', (c) => c.notNull())
     .addPrimaryKeyConstraint('message_files_pk', ['message_id', 'file_id'])
     .execute();
-  await db.schema.createIndex('message_files_file').on('message_files').columns(['file_id', 'conversation_id']).execute();
+  await db.schema
+    .createIndex('message_files_file')
+    .on('message_files')
+    .columns(['file_id', 'conversation_id'])
+    .execute();
   await db.schema.createIndex('message_files_conversation').on('message_files').column('conversation_id').execute();
 
   await db.schema
