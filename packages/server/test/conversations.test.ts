@@ -717,6 +717,20 @@ describe('domain events', () => {
       ]);
       expect(wanted('feedback.created')).toEqual([{ feedback: expect.objectContaining({ messageId: reply.id }) }]);
       expect(wanted('conversation.deleted')).toEqual([{ conversationId: conversation.id, ownerId: alice.id }]);
+
+      // What webhooks deliver went to the outbox with each change.
+      const outbox = await gateway.server.parley.database.db
+        .selectFrom('outboxEvents')
+        .selectAll()
+        .where('payload', 'like', `%${conversation.id}%`)
+        .orderBy('id')
+        .execute();
+      expect(outbox.map((e) => [e.type, JSON.parse(e.audience)])).toEqual([
+        ['message.new', [alice.id]],
+        ['message.completed', [alice.id]],
+        ['conversation.deleted', [alice.id]],
+      ]);
+      expect(JSON.parse(outbox[1]!.payload).message).toMatchObject({ id: reply.id, content: DEFAULT_REPLY });
     } finally {
       await Promise.all(offs.map((off) => off()));
     }

@@ -20,6 +20,19 @@ export interface Tables {
   files: FilesTable;
   messageFiles: MessageFilesTable;
   feedback: FeedbackTable;
+  outboxEvents: OutboxEventsTable;
+}
+
+/** Events waiting for (or done with) their webhook deliveries; see core/events.ts. */
+export interface OutboxEventsTable {
+  id: string;
+  type: string;
+  /** JSON array of user ids. */
+  audience: string;
+  /** JSON object. */
+  payload: string;
+  createdAt: number;
+  dispatchedAt: number | null;
 }
 
 export interface BotsTable {

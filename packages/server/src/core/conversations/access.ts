@@ -26,3 +26,8 @@ export class ConversationAccess {
 export function canRead(user: User, conversation: Conversation): boolean {
   return conversation.ownerId === user.id;
 }
+
+/** Whose webhooks hear of a change in the conversation. */
+export function audienceOf(conversation: Conversation): string[] {
+  return [conversation.ownerId];
+}

@@ -1,4 +1,5 @@
 import type { TokenUsage } from '../chat-model.js';
+import type { OutboxEvent } from '../events.js';
 
 export interface Conversation {
   id: string;
@@ -107,11 +108,14 @@ export interface ConversationRepository {
   ): Promise<void>;
   /** Sets the title only if none is set yet (a generated title never overwrites one given meanwhile). */
   setTitleIfEmpty(id: string, title: string, at: number): Promise<boolean>;
-  /** Deletes the conversation, its messages, their file references and feedback; returns the ids of files it referenced. */
-  delete(id: string): Promise<string[]>;
+  /**
+   * Deletes the conversation, its messages, their file references and feedback; returns the ids of
+   * files it referenced. Here and below, `events` go to the outbox in the same transaction.
+   */
+  delete(id: string, events?: OutboxEvent[]): Promise<string[]>;
 
   /** Stores messages (and their file references) and updates the conversation's count and last message, atomically. */
-  insertMessages(messages: Message[]): Promise<void>;
+  insertMessages(messages: Message[], events?: OutboxEvent[]): Promise<void>;
   findMessage(id: string): Promise<Message | undefined>;
   findMessageByClientId(conversationId: string, clientId: string): Promise<Message | undefined>;
   listMessages(query: MessageQuery): Promise<{ items: Message[]; hasMore: boolean; total?: number }>;
@@ -123,6 +127,7 @@ export interface ConversationRepository {
   updateMessage(
     message: Pick<Message, 'id' | 'conversationId'>,
     patch: Partial<Pick<Message, 'content' | 'status' | 'error' | 'usage' | 'model'>> & { updatedAt: number },
+    events?: OutboxEvent[],
   ): Promise<void>;
   /** Streaming messages not saved since `updatedBefore`: their writer is gone. */
   staleStreamingMessages(updatedBefore: number): Promise<Message[]>;

@@ -5,10 +5,11 @@ import type { ChatRequest, ModelInfo, TokenUsage } from '../chat-model.js';
 import type { CallContext, CompletionService } from '../completions.js';
 import { messageText, type TokenCounter } from '../context-window.js';
 import { DomainError, Invalid, ModelNotFound } from '../errors.js';
+import { outboxEvent } from '../events.js';
 import type { StoredFile } from '../files/model.js';
 import { newId } from '../ids.js';
 import type { Bus, StreamBuffer, StreamEnd } from '../shared-state.js';
-import type { ConversationAccess } from './access.js';
+import { audienceOf, type ConversationAccess } from './access.js';
 import { buildChatRequest, type ContextSources } from './context.js';
 import type { Conversation, Message } from './model.js';
 import { CLIENT_ID, MAX_ATTACHMENTS_PER_MESSAGE } from './rules.js';
@@ -229,14 +230,16 @@ export class ReplyService {
       if (this.running.has(message.id)) continue;
       const buffered = await this.deps.streams.text(message.id);
       const content = buffered !== undefined && buffered.length > message.content.length ? buffered : message.content;
-      await this.deps.repo.updateMessage(message, {
-        content,
-        status: 'error',
-        error: INTERRUPTED,
-        updatedAt: Date.now(),
-      });
+      const ended: Message = { ...message, content, status: 'error', error: INTERRUPTED, updatedAt: Date.now() };
+      const conversation = await this.deps.repo.findById(message.conversationId);
+      const events = conversation ? [this.completedEvent(conversation, ended)] : [];
+      await this.deps.repo.updateMessage(
+        message,
+        { content, status: 'error', error: INTERRUPTED, updatedAt: ended.updatedAt },
+        events,
+      );
       this.deps.streams.end(message.id, { status: 'error', error: INTERRUPTED });
-      this.publish('message.completed', { message: { ...message, content, status: 'error', error: INTERRUPTED } });
+      this.publish('message.completed', { message: ended });
     }
   }
 
@@ -280,7 +283,10 @@ export class ReplyService {
     }
     const reply = outcome ? this.newReply(userMessage, bot, model) : null;
     if (reply && outcome?.kind === 'reply') Object.assign(reply, { content: outcome.text, status: 'complete' });
-    await this.deps.repo.insertMessages(reply ? [userMessage, reply] : [userMessage]);
+    const audience = audienceOf(conversation);
+    const events = [outboxEvent('message.new', audience, { conversationId: conversation.id, message: userMessage })];
+    if (reply?.status === 'complete') events.push(this.completedEvent(conversation, reply));
+    await this.deps.repo.insertMessages(reply ? [userMessage, reply] : [userMessage], events);
     this.publish('message.created', { message: userMessage });
     if (!reply) return { userMessage, reply };
     this.publish('message.created', { message: reply });
@@ -423,13 +429,11 @@ export class ReplyService {
       usage: usage ?? null,
       updatedAt: Date.now(),
     };
-    await repo.updateMessage(reply, {
-      content,
-      status: final.status,
-      error: final.error,
-      usage: final.usage,
-      updatedAt: final.updatedAt,
-    });
+    await repo.updateMessage(
+      reply,
+      { content, status: final.status, error: final.error, usage: final.usage, updatedAt: final.updatedAt },
+      [this.completedEvent(conversation, final)],
+    );
     streams.end(reply.id, end);
     this.publish('message.completed', { message: final });
     if (end.status === 'complete' && question.parentId === null && conversation.title === null && chat.generateTitles) {
@@ -460,6 +464,10 @@ export class ReplyService {
     } catch (err) {
       this.deps.onBackgroundError(err);
     }
+  }
+
+  private completedEvent(conversation: Conversation, message: Message) {
+    return outboxEvent('message.completed', audienceOf(conversation), { conversationId: conversation.id, message });
   }
 
   private publish(topic: string, event: unknown): void {

@@ -3,10 +3,11 @@ import type { Bot } from '../bots/model.js';
 import type { BotService } from '../bots/service.js';
 import type { CompletionService } from '../completions.js';
 import { Invalid } from '../errors.js';
+import { outboxEvent } from '../events.js';
 import type { FileService } from '../files/service.js';
 import { newId } from '../ids.js';
 import type { Bus } from '../shared-state.js';
-import type { ConversationAccess } from './access.js';
+import { audienceOf, type ConversationAccess } from './access.js';
 import type { Conversation, ConversationQuery, ConversationRepository, Message, MessageQuery } from './model.js';
 import type { ReplyService } from './replies.js';
 import { SYSTEM_PROMPT } from '../bots/rules.js';
@@ -104,7 +105,9 @@ export class ConversationService {
   async delete(user: User, id: string): Promise<void> {
     const conversation = await this.access.conversation(user, id);
     await this.replies.stopConversation(conversation.id);
-    const fileIds = await this.repo.delete(conversation.id);
+    const fileIds = await this.repo.delete(conversation.id, [
+      outboxEvent('conversation.deleted', audienceOf(conversation), { conversationId: conversation.id }),
+    ]);
     await this.files.removeUnreferenced(fileIds);
     this.publish('conversation.deleted', { conversationId: conversation.id, ownerId: conversation.ownerId });
   }

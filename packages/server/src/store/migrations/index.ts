@@ -3,6 +3,7 @@ import * as accounts from './0001_accounts.js';
 import * as gateway from './0002_gateway.js';
 import * as revokedSessions from './0003_revoked_sessions.js';
 import * as conversations from './0004_conversations.js';
+import * as outbox from './0005_outbox.js';
 
 /** Every migration, in order. One set serves SQLite and PostgreSQL. */
 const migrations: Record<string, Migration> = {
@@ -10,6 +11,7 @@ const migrations: Record<string, Migration> = {
   '0002_gateway': gateway,
   '0003_revoked_sessions': revokedSessions,
   '0004_conversations': conversations,
+  '0005_outbox': outbox,
 };
 
 export const migrationProvider: MigrationProvider = {

@@ -7,7 +7,9 @@ import type {
   Message,
   MessageQuery,
 } from '../../core/conversations/model.js';
+import type { OutboxEvent } from '../../core/events.js';
 import { compiledOnce } from '../compiled.js';
+import { writeOutbox } from '../outbox.js';
 import type { ConversationsTable, FeedbackTable, MessagesTable, Tables } from '../tables.js';
 
 /** How much of a message a conversation list shows. */
@@ -83,7 +85,7 @@ export class SqlConversationRepository implements ConversationRepository {
     return Number(result.numUpdatedRows) === 1;
   }
 
-  async delete(id: string): Promise<string[]> {
+  async delete(id: string, events: OutboxEvent[] = []): Promise<string[]> {
     return this.db.transaction().execute(async (trx) => {
       const files = await trx
         .selectFrom('messageFiles')
@@ -95,11 +97,12 @@ export class SqlConversationRepository implements ConversationRepository {
       await trx.deleteFrom('messageFiles').where('conversationId', '=', id).execute();
       await trx.deleteFrom('messages').where('conversationId', '=', id).execute();
       await trx.deleteFrom('conversations').where('id', '=', id).execute();
+      await writeOutbox(trx, events);
       return files.map((f) => f.fileId);
     });
   }
 
-  async insertMessages(messages: Message[]): Promise<void> {
+  async insertMessages(messages: Message[], events: OutboxEvent[] = []): Promise<void> {
     const last = messages.at(-1);
     if (!last) return;
     await this.db.transaction().execute(async (trx) => {
@@ -119,6 +122,7 @@ export class SqlConversationRepository implements ConversationRepository {
         }))
         .where('id', '=', last.conversationId)
         .execute();
+      await writeOutbox(trx, events);
     });
   }
 
@@ -221,6 +225,7 @@ export class SqlConversationRepository implements ConversationRepository {
   async updateMessage(
     message: Pick<Message, 'id' | 'conversationId'>,
     patch: Partial<Pick<Message, 'content' | 'status' | 'error' | 'usage' | 'model'>> & { updatedAt: number },
+    events: OutboxEvent[] = [],
   ): Promise<void> {
     const { usage, error, ...rest } = patch;
     const values = {
@@ -231,13 +236,14 @@ export class SqlConversationRepository implements ConversationRepository {
       ...(error === undefined ? {} : { error: error && JSON.stringify(error) }),
     };
     const ended = patch.status !== undefined && patch.status !== 'streaming';
-    if (!ended) {
+    if (!ended && events.length === 0) {
       await this.db.updateTable('messages').set(values).where('id', '=', message.id).execute();
       return;
     }
     await this.db.transaction().execute(async (trx) => {
       await trx.updateTable('messages').set(values).where('id', '=', message.id).execute();
-      if (patch.content !== undefined) await refreshPreview(trx, message, patch.content);
+      if (ended && patch.content !== undefined) await refreshPreview(trx, message, patch.content);
+      await writeOutbox(trx, events);
     });
   }
 
