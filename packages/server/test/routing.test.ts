@@ -127,6 +127,21 @@ describe('failover', () => {
   });
 });
 
+describe('bookkeeping', () => {
+  it('ends each complete answer: none stays in flight, streamed or not', async () => {
+    await gateway.openai.chat.completions.create(ask);
+    for (const include_usage of [false, true]) {
+      const stream = await gateway.openai.chat.completions.create({
+        ...ask,
+        stream: true,
+        stream_options: { include_usage },
+      });
+      for await (const _ of stream) void _;
+    }
+    await expect.poll(async () => (await channelHealth('fake-0')).inFlight).toBe(0);
+  });
+});
+
 describe('abort propagation', () => {
   it('aborts the upstream request when the client goes away mid-stream', async () => {
     primary().configure({ chunkDelayMs: 100 });

@@ -138,7 +138,10 @@ export class CompletionService {
           while (batch) {
             const { out, last } = take(batch, tally);
             yield out;
-            if (last) break;
+            if (last) {
+              void release(rest);
+              break;
+            }
             const asked = performance.now();
             const step = await rest.next();
             clock.upstreamMs += performance.now() - asked;
@@ -258,6 +261,19 @@ function takeRelayed(batch: RelayBatch, tally: Tally): { out: string; last: bool
   tally.text += batch.completion;
   if (batch.usage) tally.usage = batch.usage;
   return { out: batch.text, last: batch.done === true };
+}
+
+/**
+ * Lets the upstream end an answer that is complete: its provider reads the response to its end,
+ * which frees the connection, and routing ends the attempt's bookkeeping. Whatever else comes is
+ * not part of the answer; a failure meanwhile is routing's to record, not the caller's.
+ */
+async function release<B>(rest: AsyncIterator<B>): Promise<void> {
+  try {
+    if (!(await rest.next()).done) await rest.return?.();
+  } catch {
+    // Nothing to do: the answer was complete and has been recorded.
+  }
 }
 
 /** About four bytes of text per token, as BPE tokenizers average on English. */

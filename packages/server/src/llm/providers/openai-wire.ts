@@ -225,14 +225,20 @@ interface WireCompletion {
   usage?: WireUsage;
 }
 
-/** Parses `data:` events as they arrive; the deltas of one upstream read (often many) make one batch. */
+/**
+ * Parses `data:` events as they arrive; the deltas of one upstream read (often many) make one batch.
+ * What follows [DONE] is read and dropped: a response read to its end frees its connection for the
+ * next request, where one given up would be closed.
+ */
 async function* fromEventStream(body: AsyncIterable<Buffer>, signal: AbortSignal): AsyncGenerator<ChatDelta[]> {
   // Decoded read by read; a character split across two reads is held back until it is whole.
   const decoder = new StringDecoder('utf8');
   let carry = '';
   let reason: FinishReason | undefined;
   let usage: TokenUsage | undefined;
+  let done = false;
   for await (const bytes of body) {
+    if (done) continue;
     const batch: ChatDelta[] = [];
     const text = decoder.write(bytes);
     const buffer = carry ? carry + text : text;
@@ -247,8 +253,8 @@ async function* fromEventStream(body: AsyncIterable<Buffer>, signal: AbortSignal
       const dataStart = buffer.charCodeAt(lineStart + 5) === 32 ? lineStart + 6 : lineStart + 5;
       if (lineEnd - dataStart === 6 && buffer.startsWith('[DONE]', dataStart)) {
         batch.push({ type: 'finish', reason: reason ?? 'stop', usage });
-        yield batch;
-        return;
+        done = true;
+        break;
       }
       const chunk = JSON.parse(buffer.slice(dataStart, lineEnd)) as WireChunk;
       if (chunk.error) throw new UpstreamError(chunk.error.message ?? 'The upstream reported an error', true);
@@ -264,6 +270,7 @@ async function* fromEventStream(body: AsyncIterable<Buffer>, signal: AbortSignal
     carry = start < buffer.length ? buffer.slice(start) : '';
     if (batch.length) yield batch;
   }
+  if (done) return;
   if (signal.aborted) throw signal.reason;
   // Some servers end without [DONE]; a finish reason means the answer was complete.
   if (reason) {
@@ -278,7 +285,8 @@ async function* fromEventStream(body: AsyncIterable<Buffer>, signal: AbortSignal
  * than parsed for what Parley must know or change — an error, the usage chunk, the finish, the
  * answer's text, the model's name — and otherwise as the upstream wrote them. Events before the
  * first token are parsed and held back, so that routing may still fail over until then; a role
- * chunk is added when the upstream sends none, as OpenAI's clients need one.
+ * chunk is added when the upstream sends none, as OpenAI's clients need one. As for deltas, what
+ * follows [DONE] is read and dropped.
  */
 async function* relayEventStream(
   body: AsyncIterable<Buffer>,
@@ -289,7 +297,9 @@ async function* relayEventStream(
   let started = false;
   let renamed: ((text: string) => string) | undefined;
   const state = { finished: false };
+  let done = false;
   for await (const events of wholeEvents(body)) {
+    if (done) continue;
     let text = held + events;
     let head = '';
     if (!started) {
@@ -305,9 +315,10 @@ async function* relayEventStream(
     }
     const batch = scan(text, options, state);
     text = renamed ? renamed(batch.text) : batch.text;
+    done = batch.done === true;
     yield { ...batch, text: head + text };
-    if (batch.done) return;
   }
+  if (done) return;
   if (signal.aborted) throw signal.reason;
   // As for deltas: an answer that ends without [DONE] but with a finish reason is complete.
   if (state.finished) {
@@ -419,14 +430,17 @@ function roleEvent(chunk: WireChunk | undefined, model: string): string {
   return `data: ${JSON.stringify({ ...chunk, model, choices, usage: undefined })}\n\n`;
 }
 
-/**
- * The fields `scan` looks at, found in one pass: a quoted name followed by a colon can only be a
- * key, as quotes inside JSON strings are escaped. A string value is taken whole, any other by its
- * first character.
- */
-const FIELDS = /"(content|finish_reason|usage|error)"\s*:\s*(?:"((?:[^"\\]|\\.)*)"|(.))/g;
+// A quoted name followed by a colon can only be a key: quotes inside JSON strings are escaped.
+const ERROR = /"error"\s*:\s*(?!null)/g;
+const USAGE = /"usage"\s*:\s*\{/g;
+const CONTENT = /"content"\s*:\s*"((?:[^"\\]|\\.)*)"/g;
+const FINISH = '"finish_reason"';
 
-/** The events of `text` up to [DONE], checked and changed as `relayEventStream` says. */
+/**
+ * The events of `text` up to [DONE], checked and changed as `relayEventStream` says. Each thing
+ * looked for costs a pass over the text, so each is looked for in the cheapest way that is sure:
+ * regular expressions with a literal head, and the finish only in the last chunk that has one.
+ */
 function scan(text: string, options: RelayOptions, state: { finished: boolean }): RelayBatch {
   let done = false;
   for (let at = text.indexOf('[DONE]'); at !== -1; at = text.indexOf('[DONE]', at + 6)) {
@@ -436,24 +450,13 @@ function scan(text: string, options: RelayOptions, state: { finished: boolean })
     done = true;
     break;
   }
-  let completion = '';
-  const usages: number[] = [];
-  for (const match of text.matchAll(FIELDS)) {
-    const [, field, string, first] = match;
-    if (field === 'content') {
-      if (string) completion += string.includes('\\') ? (JSON.parse(`"${string}"`) as string) : string;
-    } else if (field === 'finish_reason') {
-      if (string !== undefined) state.finished = true;
-    } else if (field === 'usage') {
-      if (first === '{') usages.push(match.index);
-    } else if (first !== 'n') {
-      const chunk = parseEvent(text, match.index);
-      if (chunk.error) throw new UpstreamError(chunk.error.message ?? 'The upstream reported an error', true);
-    }
+  for (const { index } of text.matchAll(ERROR)) {
+    const chunk = parseEvent(text, index);
+    if (chunk.error) throw new UpstreamError(chunk.error.message ?? 'The upstream reported an error', true);
   }
   let usage: TokenUsage | undefined;
   // From the last, so that a change leaves the places of the others as they were.
-  for (const at of usages.reverse()) {
+  for (const at of [...text.matchAll(USAGE)].map((match) => match.index).reverse()) {
     const { usage: counts, ...chunk } = parseEvent(text, at);
     if (counts) usage ??= tokenUsage(counts);
     if (options.includeUsage) continue;
@@ -461,7 +464,22 @@ function scan(text: string, options: RelayOptions, state: { finished: boolean })
     const kept = chunk.choices?.length ? `data: ${JSON.stringify({ ...chunk, model: options.model })}\n\n` : '';
     text = text.slice(0, eventStart(text, at)) + kept + text.slice(eventEnd(text, at));
   }
+  // Chunks come in order, and one with a finish reason is the last with choices.
+  const finish = text.lastIndexOf(FINISH);
+  if (finish !== -1 && text.charCodeAt(valueAt(text, finish + FINISH.length)) === QUOTE) state.finished = true;
+  let completion = '';
+  for (const [, piece] of text.matchAll(CONTENT)) {
+    if (piece) completion += piece.includes('\\') ? (JSON.parse(`"${piece}"`) as string) : piece;
+  }
   return { text, completion, usage, done };
+}
+
+const QUOTE = 34;
+
+/** Where the value after a key that ends at `at` begins: past the colon and any white space. */
+function valueAt(text: string, at: number): number {
+  const value = /^\s*:\s*/.exec(text.slice(at, at + 16));
+  return value ? at + value[0].length : -1;
 }
 
 function parseEvent(text: string, at: number): WireChunk {
