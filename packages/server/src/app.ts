@@ -21,6 +21,7 @@ import { SqlBotRepository } from './store/repositories/bots.js';
 import { SqlChannelRepository } from './store/repositories/channels.js';
 import { SqlConversationRepository } from './store/repositories/conversations.js';
 import { SqlFileRepository } from './store/repositories/files.js';
+import { SqlGroupRepository } from './store/repositories/groups.js';
 import { SqlSessionRevocations } from './store/repositories/revoked-sessions.js';
 import { SqlUsageRepository } from './store/repositories/usage.js';
 import { SqlUserRepository } from './store/repositories/users.js';
@@ -100,6 +101,7 @@ export async function openRuntime(
       usage: new SqlUsageRepository(database.db),
       bots: new SqlBotRepository(database.db),
       conversations: new SqlConversationRepository(database.db),
+      groups: new SqlGroupRepository(database.db),
       files: new SqlFileRepository(database.db),
       blobs: new LocalBlobStore(join(config.dataDir, 'files')),
       secretBox,

@@ -20,6 +20,8 @@ import { ReplyService } from './conversations/replies.js';
 import { ConversationService } from './conversations/service.js';
 import type { TokenCounter } from './context-window.js';
 import type { BlobStore, FileRepository } from './files/model.js';
+import type { GroupRepository } from './groups/model.js';
+import { GroupService } from './groups/service.js';
 import { FileService } from './files/service.js';
 import { QuotaService } from './quotas.js';
 import type { SharedState } from './shared-state.js';
@@ -36,6 +38,7 @@ export interface CorePorts {
   usage: UsageRepository;
   bots: BotRepository;
   conversations: ConversationRepository;
+  groups: GroupRepository;
   files: FileRepository;
   blobs: BlobStore;
   secretBox: SecretBox;
@@ -62,6 +65,7 @@ export interface Core {
   conversations: ConversationService;
   replies: ReplyService;
   feedback: FeedbackService;
+  groups: GroupService;
 }
 
 const MAX_BOTS_PER_USER = 100;
@@ -90,10 +94,11 @@ export function createCore(config: Config, ports: CorePorts): Core {
   );
   const bots = new BotService(ports.bots, { maxPerUser: MAX_BOTS_PER_USER });
   const files = new FileService(ports.files, ports.blobs, config.files);
-  const access = new ConversationAccess(ports.conversations);
+  const access = new ConversationAccess(ports.conversations, ports.groups);
   const replies = new ReplyService({
     repo: ports.conversations,
     access,
+    groups: ports.groups,
     bots,
     files,
     fileRepo: ports.files,
@@ -105,6 +110,16 @@ export function createCore(config: Config, ports: CorePorts): Core {
     singleInstance: ports.shared.kind === 'memory',
     onBackgroundError: ports.onBackgroundError,
   });
+  const conversations = new ConversationService(
+    ports.conversations,
+    access,
+    bots,
+    completions,
+    files,
+    replies,
+    ports.shared.bus,
+    ports.onBackgroundError,
+  );
   return {
     users,
     sessions,
@@ -121,17 +136,9 @@ export function createCore(config: Config, ports: CorePorts): Core {
     usage,
     bots,
     files,
-    conversations: new ConversationService(
-      ports.conversations,
-      access,
-      bots,
-      completions,
-      files,
-      replies,
-      ports.shared.bus,
-      ports.onBackgroundError,
-    ),
+    conversations,
     replies,
     feedback: new FeedbackService(ports.conversations, access, ports.shared.bus, ports.onBackgroundError),
+    groups: new GroupService(ports.groups, bots, conversations, ports.shared.bus, ports.onBackgroundError),
   };
 }

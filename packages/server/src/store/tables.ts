@@ -21,6 +21,32 @@ export interface Tables {
   messageFiles: MessageFilesTable;
   feedback: FeedbackTable;
   outboxEvents: OutboxEventsTable;
+  webhooks: WebhooksTable;
+  webhookDeliveries: WebhookDeliveriesTable;
+  webhookAttempts: WebhookAttemptsTable;
+  groups: GroupsTable;
+  groupMembers: GroupMembersTable;
+}
+
+export interface GroupsTable {
+  id: string;
+  name: string;
+  ownerId: string;
+  botId: string | null;
+  conversationId: string;
+  replyPolicy: string;
+  prefix: string | null;
+  isolation: string;
+  inviteCodeHash: string | null;
+  createdAt: number;
+  updatedAt: number;
+}
+
+export interface GroupMembersTable {
+  groupId: string;
+  userId: string;
+  role: string;
+  joinedAt: number;
 }
 
 /** Events waiting for (or done with) their webhook deliveries; see core/events.ts. */
@@ -33,6 +59,44 @@ export interface OutboxEventsTable {
   payload: string;
   createdAt: number;
   dispatchedAt: number | null;
+}
+
+export interface WebhooksTable {
+  id: string;
+  ownerId: string;
+  url: string;
+  /** JSON array of event types. */
+  events: string;
+  sealedSecret: string;
+  active: number;
+  createdAt: number;
+  updatedAt: number;
+}
+
+export interface WebhookDeliveriesTable {
+  id: string;
+  webhookId: string;
+  eventId: string;
+  event: string;
+  /** JSON object. */
+  payload: string;
+  eventCreatedAt: number;
+  status: string;
+  attemptCount: number;
+  nextAttemptAt: number | null;
+  /** The instance that claimed the delivery owns it until then. */
+  lockedUntil: number | null;
+  createdAt: number;
+  completedAt: number | null;
+}
+
+export interface WebhookAttemptsTable {
+  id: string;
+  deliveryId: string;
+  attemptedAt: number;
+  statusCode: number | null;
+  error: string | null;
+  durationMs: number;
 }
 
 export interface BotsTable {
@@ -54,6 +118,8 @@ export interface BotsTable {
   ownerId: string | null;
   webhookUrl: string | null;
   keyHash: string | null;
+  /** Only external bots have one. */
+  sealedWebhookSecret?: string | null;
   createdAt: number;
   updatedAt: number;
 }

@@ -7,6 +7,7 @@ import { botRoutes } from './routes/bots.js';
 import { channelRoutes } from './routes/channels.js';
 import { conversationRoutes } from './routes/conversations.js';
 import { fileRoutes } from './routes/files.js';
+import { groupRoutes } from './routes/groups.js';
 import { messageRoutes } from './routes/messages.js';
 import { modelRoutes } from './routes/models.js';
 import { keyRoutes } from './routes/keys.js';
@@ -34,6 +35,7 @@ export async function nativeApi(parent: FastifyInstance, context: NativeContext)
         fileRoutes,
         conversationRoutes,
         messageRoutes,
+        groupRoutes,
       ]) {
         routes(app, context);
       }

@@ -83,6 +83,14 @@ export class BotService {
     return bot;
   }
 
+  /**
+   * The bot of a conversation, for whoever writes in it: its owner chose the bot when they could
+   * see it, and a group room's members talk to the group's bot even if it is the owner's private one.
+   */
+  async ofConversation(conversation: { botId: string | null }): Promise<Bot | null> {
+    return conversation.botId === null ? null : ((await this.repo.findById(conversation.botId)) ?? null);
+  }
+
   async create(user: User, input: BotInput): Promise<Bot> {
     const visibility = input.visibility ?? 'private';
     if (visibility === 'public' && !isAdmin(user)) throw new Forbidden('Only admins may create public bots');

@@ -4,6 +4,7 @@ import type { BotService } from '../bots/service.js';
 import type { ChatMessage, ChatRequest, ContentPart, ModelInfo } from '../chat-model.js';
 import type { FileRepository } from '../files/model.js';
 import type { FileService } from '../files/service.js';
+import type { Group } from '../groups/model.js';
 import type { Conversation, ConversationRepository, Message } from './model.js';
 import { CONTEXT_MESSAGES } from './rules.js';
 
@@ -22,9 +23,16 @@ export interface ContextSources {
  */
 export async function buildChatRequest(
   sources: ContextSources,
-  target: { user: User; conversation: Conversation; bot: Bot | null; model: ModelInfo; leaf: Message },
+  target: {
+    user: User;
+    conversation: Conversation;
+    bot: Bot | null;
+    group: Group | null;
+    model: ModelInfo;
+    leaf: Message;
+  },
 ): Promise<ChatRequest> {
-  const { conversation, bot, leaf, model } = target;
+  const { conversation, bot, group, leaf, model } = target;
   const recent = await sources.repo.recentMessages(conversation.id, {
     limit: CONTEXT_MESSAGES,
     createdAfter: conversation.contextClearedAt,
@@ -36,17 +44,19 @@ export async function buildChatRequest(
     branch.push(m);
   }
   branch.reverse();
+  // In a group whose bot keeps one context per member, the others' exchanges stay out.
+  const own = group?.isolation === 'member' ? isolatedTo(branch, target.user.id) : branch;
 
-  const attachments = await attachmentsOf(sources.fileRepo, branch);
+  const attachments = await attachmentsOf(sources.fileRepo, own);
   const messages: ChatMessage[] = [];
   const system = sources.bots.systemPrompt(bot, conversation, {
     userName: target.user.displayName,
-    groupName: '',
+    groupName: group?.name ?? '',
     now: Date.now(),
   });
   if (system.trim()) messages.push({ role: 'system', content: system });
   const answeredByParley = new Set<string>();
-  for (const message of branch) {
+  for (const message of own) {
     if (message.role === 'assistant') {
       if (message.status === 'complete' && message.parentId !== null && !answeredByParley.has(message.parentId)) {
         messages.push({ role: 'assistant', content: message.content });
@@ -80,6 +90,15 @@ export async function buildChatRequest(
     maxTokens: bot?.params.maxTokens,
     stream: true,
   };
+}
+
+/** The member's own messages and the replies to them. */
+function isolatedTo(branch: Message[], userId: string): Message[] {
+  const asked = new Set<string>();
+  return branch.filter((m) => {
+    if (m.role === 'user' && m.senderId === userId) asked.add(m.id);
+    return m.role === 'user' ? m.senderId === userId : m.parentId !== null && asked.has(m.parentId);
+  });
 }
 
 async function attachmentsOf(fileRepo: FileRepository, branch: Message[]) {

@@ -67,7 +67,8 @@ export interface MessageQuery {
 }
 
 export interface ConversationQuery {
-  ownerId: string;
+  /** The conversations this user owns, and the rooms of the groups they are in. */
+  userId: string;
   botId?: string;
   groupId?: string;
   limit: number;

@@ -7,9 +7,11 @@ import { messageText, type TokenCounter } from '../context-window.js';
 import { DomainError, Invalid, ModelNotFound } from '../errors.js';
 import { outboxEvent } from '../events.js';
 import type { StoredFile } from '../files/model.js';
+import type { Group, GroupRepository } from '../groups/model.js';
+import { addressesBot } from '../groups/service.js';
 import { newId } from '../ids.js';
 import type { Bus, StreamBuffer, StreamEnd } from '../shared-state.js';
-import { audienceOf, type ConversationAccess } from './access.js';
+import type { ConversationAccess } from './access.js';
 import { buildChatRequest, type ContextSources } from './context.js';
 import type { Conversation, Message } from './model.js';
 import { CLIENT_ID, MAX_ATTACHMENTS_PER_MESSAGE } from './rules.js';
@@ -42,6 +44,7 @@ export interface Exchange {
 
 export interface ReplyDependencies extends ContextSources {
   access: ConversationAccess;
+  groups: GroupRepository;
   completions: CompletionService;
   streams: StreamBuffer;
   bus: Bus;
@@ -50,6 +53,13 @@ export interface ReplyDependencies extends ContextSources {
   /** No other instance shares the store: every reply still marked streaming at start was cut by a crash. */
   singleInstance: boolean;
   onBackgroundError: (err: unknown) => void;
+}
+
+interface Replier {
+  conversation: Conversation;
+  bot: Bot | null;
+  group: Group | null;
+  model?: ModelInfo;
 }
 
 interface Running {
@@ -126,13 +136,13 @@ export class ReplyService {
           ? undefined
           : await this.deps.repo.findMessage(message.parentId);
     if (!question || question.role !== 'user') throw new Invalid('Only a reply to a user message can be regenerated');
-    const { bot, model } = await this.replier(caller.user, conversation);
+    const { bot, model, group } = await this.replier(caller.user, conversation);
     if (bot?.kind === 'external') throw new Invalid('An external bot answers through its own API');
     if (!model) throw new ModelNotFound(this.deps.chat.defaultModel || '(no model is configured)');
     const reply = this.newReply(question, bot, model);
     await this.deps.repo.insertMessages([reply]);
     this.publish('message.created', { message: reply });
-    this.launch(caller, conversation, bot, model, question, reply);
+    this.launch(caller, { conversation, bot, group, model }, question, reply);
     return { userMessage: question, reply };
   }
 
@@ -232,7 +242,7 @@ export class ReplyService {
       const content = buffered !== undefined && buffered.length > message.content.length ? buffered : message.content;
       const ended: Message = { ...message, content, status: 'error', error: INTERRUPTED, updatedAt: Date.now() };
       const conversation = await this.deps.repo.findById(message.conversationId);
-      const events = conversation ? [this.completedEvent(conversation, ended)] : [];
+      const events = conversation ? [await this.completedEvent(conversation, ended)] : [];
       await this.deps.repo.updateMessage(
         message,
         { content, status: 'error', error: INTERRUPTED, updatedAt: ended.updatedAt },
@@ -258,7 +268,7 @@ export class ReplyService {
     }
     if (!input.content.trim() && attachmentIds.length === 0) throw new Invalid('content must not be empty', 'content');
     const files: StoredFile[] = attachmentIds.length ? await this.deps.files.attachable(user, attachmentIds) : [];
-    const { bot, model } = await this.replier(user, conversation);
+    const { bot, model, group } = await this.replier(user, conversation);
 
     const now = Date.now();
     const userMessage: Message = {
@@ -277,15 +287,17 @@ export class ReplyService {
       createdAt: now,
       updatedAt: now,
     };
-    const outcome = bot?.kind === 'external' ? undefined : this.deps.bots.interpret(bot, input.content);
+    const answered =
+      bot?.kind !== 'external' && (group === null || (bot !== null && addressesBot(group, bot, input.content)));
+    const outcome = answered ? this.deps.bots.interpret(bot, input.content) : undefined;
     if (outcome && outcome.kind !== 'reply' && !model) {
       throw new ModelNotFound(this.deps.chat.defaultModel || '(no model is configured)');
     }
     const reply = outcome ? this.newReply(userMessage, bot, model) : null;
     if (reply && outcome?.kind === 'reply') Object.assign(reply, { content: outcome.text, status: 'complete' });
-    const audience = audienceOf(conversation);
+    const audience = await this.deps.access.audience(conversation);
     const events = [outboxEvent('message.new', audience, { conversationId: conversation.id, message: userMessage })];
-    if (reply?.status === 'complete') events.push(this.completedEvent(conversation, reply));
+    if (reply?.status === 'complete') events.push(await this.completedEvent(conversation, reply, audience));
     await this.deps.repo.insertMessages(reply ? [userMessage, reply] : [userMessage], events);
     this.publish('message.created', { message: userMessage });
     if (!reply) return { userMessage, reply };
@@ -296,7 +308,7 @@ export class ReplyService {
       this.deps.streams.end(reply.id, { status: 'complete' });
       this.publish('message.completed', { message: reply });
     } else {
-      this.launch(caller, conversation, bot, model!, userMessage, reply);
+      this.launch(caller, { conversation, bot, group, model: model! }, userMessage, reply);
     }
     return { userMessage, reply };
   }
@@ -321,14 +333,16 @@ export class ReplyService {
     };
   }
 
-  /** The conversation's bot (if it still exists) and the model it answers with. */
-  private async replier(user: User, conversation: Conversation): Promise<{ bot: Bot | null; model?: ModelInfo }> {
-    const bot =
-      conversation.botId === null ? null : await this.deps.bots.get(user, conversation.botId).catch(() => null);
+  /** Who answers in the conversation: its bot (if it still exists), with which model, and its group's rules. */
+  private async replier(user: User, conversation: Conversation): Promise<Replier> {
+    const [bot, group] = await Promise.all([
+      this.deps.bots.ofConversation(conversation),
+      conversation.groupId === null ? null : this.deps.groups.findById(conversation.groupId).then((g) => g ?? null),
+    ]);
     const id = conversation.model ?? bot?.model ?? (this.deps.chat.defaultModel || undefined);
-    if (id !== undefined) return { bot, model: await this.deps.completions.modelFor(user, id) };
+    if (id !== undefined) return { conversation, bot, group, model: await this.deps.completions.modelFor(user, id) };
     const chatModels = (await this.deps.completions.models(user)).filter((m) => !m.capabilities.embeddings);
-    return { bot, model: chatModels[0] };
+    return { conversation, bot, group, model: chatModels[0] };
   }
 
   private async replyTo(question: Message): Promise<Message | null> {
@@ -340,31 +354,23 @@ export class ReplyService {
     return items.find((m) => m.parentId === question.id && m.role === 'assistant') ?? null;
   }
 
-  private launch(
-    caller: Caller,
-    conversation: Conversation,
-    bot: Bot | null,
-    model: ModelInfo,
-    question: Message,
-    reply: Message,
-  ): void {
+  private launch(caller: Caller, replier: Replier & { model: ModelInfo }, question: Message, reply: Message): void {
     const controller = new AbortController();
-    const run: Running = { conversationId: conversation.id, controller, done: Promise.resolve() };
+    const run: Running = { conversationId: replier.conversation.id, controller, done: Promise.resolve() };
     this.running.set(reply.id, run);
-    run.done = this.generate(caller, conversation, bot, model, question, reply, controller.signal)
+    run.done = this.generate(caller, replier, question, reply, controller.signal)
       .catch(this.deps.onBackgroundError)
       .finally(() => this.running.delete(reply.id));
   }
 
   private async generate(
     caller: Caller,
-    conversation: Conversation,
-    bot: Bot | null,
-    model: ModelInfo,
+    replier: Replier & { model: ModelInfo },
     question: Message,
     reply: Message,
     signal: AbortSignal,
   ): Promise<void> {
+    const { conversation, model } = replier;
     const { repo, streams, chat } = this.deps;
     const started = performance.now();
     const context: CallContext = { ...caller, elapsedMs: () => performance.now() - started };
@@ -391,7 +397,7 @@ export class ReplyService {
 
     let end: StreamEnd;
     try {
-      request = await buildChatRequest(this.deps, { user: caller.user, conversation, bot, model, leaf: question });
+      request = await buildChatRequest(this.deps, { ...replier, user: caller.user, leaf: question });
       const completion = await this.deps.completions.start(context, request, signal);
       for await (const batch of completion) {
         let text = '';
@@ -432,7 +438,7 @@ export class ReplyService {
     await repo.updateMessage(
       reply,
       { content, status: final.status, error: final.error, usage: final.usage, updatedAt: final.updatedAt },
-      [this.completedEvent(conversation, final)],
+      [await this.completedEvent(conversation, final)],
     );
     streams.end(reply.id, end);
     this.publish('message.completed', { message: final });
@@ -466,8 +472,11 @@ export class ReplyService {
     }
   }
 
-  private completedEvent(conversation: Conversation, message: Message) {
-    return outboxEvent('message.completed', audienceOf(conversation), { conversationId: conversation.id, message });
+  private async completedEvent(conversation: Conversation, message: Message, audience?: string[]) {
+    return outboxEvent('message.completed', audience ?? (await this.deps.access.audience(conversation)), {
+      conversationId: conversation.id,
+      message,
+    });
   }
 
   private publish(topic: string, event: unknown): void {

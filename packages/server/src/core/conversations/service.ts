@@ -2,12 +2,12 @@ import type { User } from '../accounts/model.js';
 import type { Bot } from '../bots/model.js';
 import type { BotService } from '../bots/service.js';
 import type { CompletionService } from '../completions.js';
-import { Invalid } from '../errors.js';
+import { Conflict, Invalid } from '../errors.js';
 import { outboxEvent } from '../events.js';
 import type { FileService } from '../files/service.js';
 import { newId } from '../ids.js';
 import type { Bus } from '../shared-state.js';
-import { audienceOf, type ConversationAccess } from './access.js';
+import type { ConversationAccess } from './access.js';
 import type { Conversation, ConversationQuery, ConversationRepository, Message, MessageQuery } from './model.js';
 import type { ReplyService } from './replies.js';
 import { SYSTEM_PROMPT } from '../bots/rules.js';
@@ -45,29 +45,43 @@ export class ConversationService {
   async create(user: User, input: ConversationInput): Promise<Conversation> {
     const bot = input.botId === undefined ? null : await this.bots.get(user, input.botId);
     await this.check(user, bot, input);
+    const conversation = this.newConversation(user, { ...input, botId: bot?.id ?? null, groupId: null });
+    await this.repo.insert(conversation);
+    this.publish('conversation.created', { conversation });
+    return conversation;
+  }
+
+  /** A conversation of the user's, not yet stored (a group stores its room with the group). */
+  newConversation(
+    user: User,
+    fields: Omit<ConversationInput, 'botId'> & { botId: string | null; groupId: string | null },
+  ): Conversation {
     const now = Date.now();
-    const conversation: Conversation = {
+    return {
       id: newId(),
       ownerId: user.id,
-      botId: bot?.id ?? null,
-      groupId: null,
-      title: input.title ?? null,
-      model: input.model ?? null,
-      systemPrompt: input.systemPrompt ?? null,
-      variables: input.variables ?? {},
+      botId: fields.botId,
+      groupId: fields.groupId,
+      title: fields.title ?? null,
+      model: fields.model ?? null,
+      systemPrompt: fields.systemPrompt ?? null,
+      variables: fields.variables ?? {},
       contextClearedAt: null,
       messageCount: 0,
       lastMessage: null,
       createdAt: now,
       updatedAt: now,
     };
-    await this.repo.insert(conversation);
-    this.publish('conversation.created', { conversation });
-    return conversation;
   }
 
-  async list(user: User, query: Omit<ConversationQuery, 'ownerId'>) {
-    return this.repo.list({ ...query, ownerId: user.id });
+  /** A group's room follows the group's bot. */
+  async setBot(conversationId: string, botId: string | null): Promise<void> {
+    await this.repo.update(conversationId, { botId, updatedAt: Date.now() });
+  }
+
+  /** The user's conversations and the rooms of their groups. */
+  async list(user: User, query: Omit<ConversationQuery, 'userId'>) {
+    return this.repo.list({ ...query, userId: user.id });
   }
 
   async get(user: User, id: string): Promise<Conversation> {
@@ -75,7 +89,10 @@ export class ConversationService {
   }
 
   async update(user: User, id: string, patch: ConversationPatch): Promise<Conversation> {
-    const current = await this.access.conversation(user, id);
+    const current = await this.access.conversation(user, id, 'manage');
+    if (current.groupId !== null && patch.botId !== undefined) {
+      throw new Conflict("A group room's bot is the group's: change the group instead");
+    }
     // A bot deleted since the conversation began no longer shapes it; naming a new one must find it.
     let bot: Bot | null = null;
     if (patch.botId === undefined) {
@@ -103,10 +120,21 @@ export class ConversationService {
 
   /** Deletes the conversation, its messages and feedback, and the files nothing else references. */
   async delete(user: User, id: string): Promise<void> {
-    const conversation = await this.access.conversation(user, id);
+    const conversation = await this.access.conversation(user, id, 'manage');
+    if (conversation.groupId !== null) throw new Conflict("A group's room goes with its group: delete the group");
+    await this.remove(conversation);
+  }
+
+  /** A group's room, as its group is deleted. */
+  async deleteRoom(user: User, id: string): Promise<void> {
+    await this.remove(await this.access.conversation(user, id, 'manage'));
+  }
+
+  private async remove(conversation: Conversation): Promise<void> {
+    const audience = await this.access.audience(conversation);
     await this.replies.stopConversation(conversation.id);
     const fileIds = await this.repo.delete(conversation.id, [
-      outboxEvent('conversation.deleted', audienceOf(conversation), { conversationId: conversation.id }),
+      outboxEvent('conversation.deleted', audience, { conversationId: conversation.id }),
     ]);
     await this.files.removeUnreferenced(fileIds);
     this.publish('conversation.deleted', { conversationId: conversation.id, ownerId: conversation.ownerId });
@@ -114,7 +142,7 @@ export class ConversationService {
 
   /** Keeps the history but starts the model's context afresh from now. */
   async clear(user: User, id: string): Promise<Conversation> {
-    const current = await this.access.conversation(user, id);
+    const current = await this.access.conversation(user, id, 'manage');
     const now = Date.now();
     await this.repo.update(id, { contextClearedAt: now, updatedAt: now });
     const conversation = { ...current, contextClearedAt: now, updatedAt: now };

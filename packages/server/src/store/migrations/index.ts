@@ -4,6 +4,8 @@ import * as gateway from './0002_gateway.js';
 import * as revokedSessions from './0003_revoked_sessions.js';
 import * as conversations from './0004_conversations.js';
 import * as outbox from './0005_outbox.js';
+import * as webhooks from './0006_webhooks.js';
+import * as groups from './0007_groups.js';
 
 /** Every migration, in order. One set serves SQLite and PostgreSQL. */
 const migrations: Record<string, Migration> = {
@@ -12,6 +14,8 @@ const migrations: Record<string, Migration> = {
   '0003_revoked_sessions': revokedSessions,
   '0004_conversations': conversations,
   '0005_outbox': outbox,
+  '0006_webhooks': webhooks,
+  '0007_groups': groups,
 };
 
 export const migrationProvider: MigrationProvider = {

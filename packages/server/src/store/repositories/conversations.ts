@@ -33,7 +33,14 @@ export class SqlConversationRepository implements ConversationRepository {
   }
 
   async list(query: ConversationQuery): Promise<{ items: Conversation[]; nextCursor: string | null; total?: number }> {
-    let filtered = this.db.selectFrom('conversations').where('ownerId', '=', query.ownerId);
+    let filtered = this.db
+      .selectFrom('conversations')
+      .where((eb) =>
+        eb.or([
+          eb('ownerId', '=', query.userId),
+          eb('groupId', 'in', eb.selectFrom('groupMembers').select('groupId').where('userId', '=', query.userId)),
+        ]),
+      );
     if (query.botId !== undefined) filtered = filtered.where('botId', '=', query.botId);
     if (query.groupId !== undefined) filtered = filtered.where('groupId', '=', query.groupId);
     let page = filtered
@@ -315,7 +322,7 @@ function decodeCursor(cursor: string): { updatedAt: number; id: string } {
   return { updatedAt: Number(updatedAt) || 0, id: id ?? '' };
 }
 
-function toConversationRow(c: Conversation): ConversationsTable {
+export function toConversationRow(c: Conversation): ConversationsTable {
   return {
     id: c.id,
     ownerId: c.ownerId,

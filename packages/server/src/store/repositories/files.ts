@@ -34,15 +34,19 @@ export class SqlFileRepository implements FileRepository {
     this.db
       .selectFrom('messageFiles')
       .innerJoin('conversations', 'conversations.id', 'messageFiles.conversationId')
+      // The conversation's owner, or a member of its group (a room).
+      .leftJoin('groupMembers', (join) =>
+        join.onRef('groupMembers.groupId', '=', 'conversations.groupId').on('groupMembers.userId', '=', ''),
+      )
       .select('messageFiles.fileId')
       .where('messageFiles.fileId', '=', '')
-      .where('conversations.ownerId', '=', '')
+      .where((eb) => eb.or([eb('conversations.ownerId', '=', ''), eb('groupMembers.userId', 'is not', null)]))
       .limit(1)
       .compile(),
   );
 
   async isReferencedForReader(fileId: string, userId: string): Promise<boolean> {
-    const { rows } = await this.db.executeQuery(this.referencedForReader([fileId, userId, 1]));
+    const { rows } = await this.db.executeQuery(this.referencedForReader([userId, fileId, userId, 1]));
     return rows.length > 0;
   }
 
