@@ -31,6 +31,7 @@ export const ENV_OVERRIDES: Record<string, { key: string; kind: EnvKind }> = {
   PARLEY_LOCAL_MODEL: { key: 'localModel', kind: 'string' },
   PARLEY_DEFAULT_MODEL: { key: 'chat.defaultModel', kind: 'string' },
   PARLEY_STREAM_LEASE_MS: { key: 'chat.streamLeaseMs', kind: 'integer' },
+  PARLEY_WEBHOOK_ALLOWLIST: { key: 'webhooks.allowlist', kind: 'list' },
 };
 
 /** PARLEY_* variables read elsewhere than the config: by the CLI, or by the test suite. */

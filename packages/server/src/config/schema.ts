@@ -172,6 +172,27 @@ export const ConfigSchema = Type.Object(
       },
       { additionalProperties: false, default: {} },
     ),
+    webhooks: Type.Object(
+      {
+        /**
+         * Hosts, IP addresses or CIDRs that webhooks may reach although they are loopback, private,
+         * link-local or otherwise internal (refused by default).
+         */
+        allowlist: Type.Array(Type.String({ minLength: 1, maxLength: 253 }), { maxItems: 1000, default: [] }),
+        /** The first retry comes within this delay; each later one within twice the previous. */
+        retryBaseMs: Type.Integer({ minimum: 1, default: 2000 }),
+        /** The longest wait between two attempts. */
+        retryMaxDelayMs: Type.Integer({ minimum: 1, default: 3_600_000 }),
+        /** A delivery not accepted within this time of its creation is given up (failed). */
+        retryForMs: Type.Integer({ minimum: 1, default: 24 * 3_600_000 }),
+        /** How long one attempt may take, answer included. */
+        timeoutMs: Type.Integer({ minimum: 100, maximum: 600_000, default: 10_000 }),
+        /** How often each instance looks for events to dispatch and deliveries that are due. */
+        pollIntervalMs: Type.Integer({ minimum: 10, maximum: 600_000, default: 500 }),
+        maxPerUser: Type.Integer({ minimum: 1, maximum: 1000, default: 20 }),
+      },
+      { additionalProperties: false, default: {} },
+    ),
     loginThrottle: Type.Object(
       {
         perUsername: Type.Integer({ minimum: 1, default: 10 }),
