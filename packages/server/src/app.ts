@@ -25,6 +25,8 @@ import { SqlGroupRepository } from './store/repositories/groups.js';
 import { SqlSessionRevocations } from './store/repositories/revoked-sessions.js';
 import { SqlUsageRepository } from './store/repositories/usage.js';
 import { SqlUserRepository } from './store/repositories/users.js';
+import { SqlWebhookRepository } from './store/repositories/webhooks.js';
+import { createWebhookTransport } from './net/webhook-transport.js';
 
 function localChannel(path: string, id: string): ChannelConfig {
   return {
@@ -59,6 +61,11 @@ export async function openRuntime(
   onBackgroundError: (err: unknown) => void = (err) => console.error(err),
 ): Promise<Runtime> {
   const secret = resolveSecret(config);
+  const webhookTransport = createWebhookTransport({
+    allowlist: config.webhooks.allowlist,
+    timeoutMs: config.webhooks.timeoutMs,
+    userAgent: `Parley-Webhooks/${VERSION}`,
+  });
   const database = await openDatabase({
     databaseUrl: config.databaseUrl,
     dataDir: config.dataDir,
@@ -105,6 +112,8 @@ export async function openRuntime(
       files: new SqlFileRepository(database.db),
       blobs: new LocalBlobStore(join(config.dataDir, 'files')),
       secretBox,
+      webhooks: new SqlWebhookRepository(database.db, database.dialect),
+      webhookTransport,
       gateway: router,
       tokenCounter,
       channelHealth: (id) => router.healthOf(id),
@@ -166,11 +175,13 @@ export async function createParley(
     // Replies in progress end (saved, marked interrupted) before requests drain: their followers
     // are requests in flight that would otherwise hold the shutdown open.
     server.addHook('preClose', async () => runtime.core.replies.close());
+    await runtime.core.webhookWorker.start();
     return {
       ...runtime,
       server,
       async close() {
         await server.close();
+        await runtime.core.webhookWorker.close();
         await runtime.close();
       },
     };

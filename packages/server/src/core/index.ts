@@ -26,6 +26,10 @@ import { FileService } from './files/service.js';
 import { QuotaService } from './quotas.js';
 import type { SharedState } from './shared-state.js';
 import { UsageService, type UsageRepository } from './usage.js';
+import { createWebhooks } from './webhooks/index.js';
+import type { WebhookRepository, WebhookTransport } from './webhooks/model.js';
+import type { WebhookService } from './webhooks/service.js';
+import type { WebhookWorker } from './webhooks/worker.js';
 
 export interface CorePorts {
   users: UserRepository;
@@ -42,6 +46,8 @@ export interface CorePorts {
   files: FileRepository;
   blobs: BlobStore;
   secretBox: SecretBox;
+  webhooks: WebhookRepository;
+  webhookTransport: WebhookTransport;
   gateway: ModelGateway;
   tokenCounter: () => TokenCounter;
   channelHealth: (channelId: string) => ChannelView['health'];
@@ -66,6 +72,9 @@ export interface Core {
   replies: ReplyService;
   feedback: FeedbackService;
   groups: GroupService;
+  webhooks: WebhookService;
+  /** Sends webhook deliveries; only a serving process starts it. */
+  webhookWorker: WebhookWorker;
 }
 
 const MAX_BOTS_PER_USER = 100;
@@ -120,6 +129,13 @@ export function createCore(config: Config, ports: CorePorts): Core {
     ports.shared.bus,
     ports.onBackgroundError,
   );
+  const webhooks = createWebhooks(config.webhooks, {
+    repo: ports.webhooks,
+    transport: ports.webhookTransport,
+    secretBox: ports.secretBox,
+    bus: ports.shared.bus,
+    onBackgroundError: ports.onBackgroundError,
+  });
   return {
     users,
     sessions,
@@ -140,5 +156,7 @@ export function createCore(config: Config, ports: CorePorts): Core {
     replies,
     feedback: new FeedbackService(ports.conversations, access, ports.shared.bus, ports.onBackgroundError),
     groups: new GroupService(ports.groups, bots, conversations, ports.shared.bus, ports.onBackgroundError),
+    webhooks: webhooks.service,
+    webhookWorker: webhooks.worker,
   };
 }

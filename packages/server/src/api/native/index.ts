@@ -12,6 +12,7 @@ import { messageRoutes } from './routes/messages.js';
 import { modelRoutes } from './routes/models.js';
 import { keyRoutes } from './routes/keys.js';
 import { serviceRoutes } from './routes/service.js';
+import { webhookRoutes } from './routes/webhooks.js';
 import { ErrorBody } from './schemas.js';
 import type { NativeContext } from './types.js';
 
@@ -36,6 +37,7 @@ export async function nativeApi(parent: FastifyInstance, context: NativeContext)
         conversationRoutes,
         messageRoutes,
         groupRoutes,
+        webhookRoutes,
       ]) {
         routes(app, context);
       }
