@@ -1,4 +1,5 @@
 import type { TierName } from '../../config/schema.js';
+import type { OutboxEvent } from '../events.js';
 
 export type Role = 'admin' | 'user';
 export const ROLES = ['admin', 'user'] as const satisfies readonly Role[];
@@ -61,9 +62,14 @@ export interface UserRepository {
   findByUsername(username: string): Promise<User | undefined>;
   /**
    * Applies the patch. With `keepAnActiveAdmin`, refuses (Conflict) a change that would leave no
-   * active admin, decided atomically against concurrent changes.
+   * active admin, decided atomically against concurrent changes. The events `outbox` makes of the
+   * updated user go to the outbox in the same transaction.
    */
-  update(id: string, patch: UserPatch, options?: { keepAnActiveAdmin?: boolean }): Promise<User | undefined>;
+  update(
+    id: string,
+    patch: UserPatch,
+    options?: { keepAnActiveAdmin?: boolean; outbox?: (updated: User) => OutboxEvent[] },
+  ): Promise<User | undefined>;
   /** Users ordered by id (creation order), starting after the cursor id. */
   list(options: { limit: number; after?: string }): Promise<User[]>;
 }

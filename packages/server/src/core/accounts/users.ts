@@ -1,5 +1,6 @@
 import { randomBytes } from 'node:crypto';
 import { Forbidden, Invalid, NotFound } from '../errors.js';
+import { outboxEvent } from '../events.js';
 import { newId } from '../ids.js';
 import type { Page, Role, Tier, User, UserPatch, UserRepository } from './model.js';
 import type { PasswordGuard } from './password-guard.js';
@@ -110,7 +111,13 @@ export class UserService {
       patch.passwordHash = await this.passwords.hash(changes.password);
       patch.sessionsValidAfter = now;
     }
-    const updated = await this.users.update(user.id, patch);
+    const profileChanged =
+      changes.displayName !== undefined || changes.avatarUrl !== undefined || changes.isPublic !== undefined;
+    const updated = await this.users.update(
+      user.id,
+      patch,
+      profileChanged ? { outbox: (u) => [outboxEvent('profile.update', [u.id], { profile: publicProfile(u) })] } : {},
+    );
     if (!updated) throw new NotFound('User');
     return updated;
   }
@@ -140,6 +147,12 @@ export class UserService {
     if (!updated) throw new NotFound('User');
     return updated;
   }
+}
+
+/** The public face of a user: what `profile.update` webhooks carry (never credentials or account state). */
+export function publicProfile(user: User) {
+  const { id, username, displayName, avatarUrl, isPublic, xp, level, updatedAt } = user;
+  return { id, username, displayName, avatarUrl, isPublic, xp, level, updatedAt };
 }
 
 export function requireAdmin(user: User): void {

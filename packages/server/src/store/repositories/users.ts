@@ -1,8 +1,10 @@
 import type { Kysely, Selectable } from 'kysely';
 import type { NewUser, Role, Tier, User, UserPatch, UserRepository } from '../../core/accounts/model.js';
 import { Conflict } from '../../core/errors.js';
+import type { OutboxEvent } from '../../core/events.js';
 import { isUniqueViolation } from '../database.js';
 import { compiledOnce } from '../compiled.js';
+import { writeOutbox } from '../outbox.js';
 import type { Tables, UsersTable } from '../tables.js';
 
 export const FIRST_ADMIN_FLAG = 'first_admin';
@@ -52,7 +54,11 @@ export class SqlUserRepository implements UserRepository {
     return row && toUser(row);
   }
 
-  async update(id: string, patch: UserPatch, options: { keepAnActiveAdmin?: boolean } = {}): Promise<User | undefined> {
+  async update(
+    id: string,
+    patch: UserPatch,
+    options: { keepAnActiveAdmin?: boolean; outbox?: (updated: User) => OutboxEvent[] } = {},
+  ): Promise<User | undefined> {
     const { isPublic, disabled, ...rest } = patch;
     const values = {
       ...rest,
@@ -61,7 +67,7 @@ export class SqlUserRepository implements UserRepository {
     };
     const apply = (db: Kysely<Tables>) =>
       db.updateTable('users').set(values).where('id', '=', id).returningAll().executeTakeFirst();
-    if (!options.keepAnActiveAdmin) {
+    if (!options.keepAnActiveAdmin && !options.outbox) {
       const row = await apply(this.db);
       return row && toUser(row);
     }
@@ -69,7 +75,7 @@ export class SqlUserRepository implements UserRepository {
     return this.db.transaction().execute(async (trx) => {
       // Two admins demoting each other at once must not both succeed: on PostgreSQL the admin rows
       // are locked first; on SQLite the transaction holds the write lock from its start.
-      if (this.dialect === 'postgres') {
+      if (options.keepAnActiveAdmin && this.dialect === 'postgres') {
         await trx
           .selectFrom('users')
           .select('id')
@@ -79,14 +85,18 @@ export class SqlUserRepository implements UserRepository {
           .execute();
       }
       const row = await apply(trx);
-      const { count } = await trx
-        .selectFrom('users')
-        .select((eb) => eb.fn.countAll<number>().as('count'))
-        .where('role', '=', 'admin')
-        .where('disabled', '=', 0)
-        .executeTakeFirstOrThrow();
-      if (Number(count) === 0) throw new Conflict('The last active admin cannot be demoted or disabled');
-      return row && toUser(row);
+      if (options.keepAnActiveAdmin) {
+        const { count } = await trx
+          .selectFrom('users')
+          .select((eb) => eb.fn.countAll<number>().as('count'))
+          .where('role', '=', 'admin')
+          .where('disabled', '=', 0)
+          .executeTakeFirstOrThrow();
+        if (Number(count) === 0) throw new Conflict('The last active admin cannot be demoted or disabled');
+      }
+      const updated = row && toUser(row);
+      if (updated && options.outbox) await writeOutbox(trx, options.outbox(updated));
+      return updated;
     });
   }
 
