@@ -41,7 +41,7 @@ export function clearSessionCookie(reply: FastifyReply): void {
 }
 
 /** The bearer token of the Authorization header; `malformed` when the header holds something else. */
-function bearerToken(request: FastifyRequest): { bearer?: string; malformed?: boolean } {
+export function bearerToken(request: FastifyRequest): { bearer?: string; malformed?: boolean } {
   const header = request.headers.authorization;
   if (!header) return {};
   const match = /^Bearer\s+(\S+)\s*$/i.exec(header);

@@ -8,6 +8,7 @@ import type { PasswordHasher, SessionRevocations, SessionTokens } from './accoun
 import { SessionService } from './accounts/sessions.js';
 import { UserService } from './accounts/users.js';
 import type { BotRepository } from './bots/model.js';
+import { BotKeys } from './bots/keys.js';
 import { BotService } from './bots/service.js';
 import type { ModelGateway } from './chat-model.js';
 import type { ChannelRepository, SecretBox } from './channels/ports.js';
@@ -68,6 +69,7 @@ export interface Core {
   usage: UsageService;
   bots: BotService;
   files: FileService;
+  botKeys: BotKeys;
   conversations: ConversationService;
   replies: ReplyService;
   feedback: FeedbackService;
@@ -153,6 +155,7 @@ export function createCore(config: Config, ports: CorePorts): Core {
     bots,
     files,
     conversations,
+    botKeys: new BotKeys(bots, ports.bots, ports.secretBox, ports.shared.limiter),
     replies,
     feedback: new FeedbackService(ports.conversations, access, ports.shared.bus, ports.onBackgroundError),
     groups: new GroupService(ports.groups, bots, conversations, ports.shared.bus, ports.onBackgroundError),

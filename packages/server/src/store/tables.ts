@@ -119,7 +119,7 @@ export interface BotsTable {
   webhookUrl: string | null;
   keyHash: string | null;
   /** Only external bots have one. */
-  sealedWebhookSecret?: string | null;
+  sealedSigningSecret?: string | null;
   createdAt: number;
   updatedAt: number;
 }
@@ -159,6 +159,7 @@ export interface MessagesTable {
   error: string | null;
   parentId: string | null;
   clientId: string | null;
+  deltaCount: Generated<number>;
   createdAt: number;
   updatedAt: number;
 }

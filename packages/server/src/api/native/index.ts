@@ -3,6 +3,7 @@ import type { FastifyInstance, RouteOptions } from 'fastify';
 import { registerAuthHooks } from '../auth.js';
 import { accountRoutes } from './routes/accounts.js';
 import { adminRoutes } from './routes/admin.js';
+import { botApiRoutes } from './routes/bot-api.js';
 import { botRoutes } from './routes/bots.js';
 import { channelRoutes } from './routes/channels.js';
 import { conversationRoutes } from './routes/conversations.js';
@@ -37,6 +38,7 @@ export async function nativeApi(parent: FastifyInstance, context: NativeContext)
         conversationRoutes,
         messageRoutes,
         groupRoutes,
+        botApiRoutes,
         webhookRoutes,
       ]) {
         routes(app, context);
@@ -50,5 +52,5 @@ export async function nativeApi(parent: FastifyInstance, context: NativeContext)
 function documentRoute(route: RouteOptions): void {
   route.schema ??= {};
   route.schema.response = { '4xx': ErrorBody, '5xx': ErrorBody, ...(route.schema.response as object) };
-  if (route.config?.auth === 'none') (route.schema as { security?: unknown[] }).security = [];
+  if (route.config?.auth === 'none') (route.schema as { security?: unknown[] }).security ??= [];
 }

@@ -6,6 +6,8 @@ import { EVENT_STREAM_HEADERS } from '../sse.js';
 
 /** Keeps proxies and browsers from closing a quiet stream (the model may think for a while). */
 const HEARTBEAT_MS = 15_000;
+/** How soon a browser's EventSource re-attaches after losing the stream. */
+const RECONNECT_MS = 1000;
 
 /** The native message shape: usage with its total. */
 export function messageBody(message: Message) {
@@ -44,6 +46,9 @@ export async function sendReplyEvents(
   const out = new PassThrough();
   const deltaPrefix = `{"messageId":${JSON.stringify(options.replyId)},"seq":`;
   reply.code(options.status ?? 200).headers(EVENT_STREAM_HEADERS);
+  // Sent at once, so that the answer begins (headers included) before the first event is due;
+  // it also tells EventSource how soon to reconnect.
+  out.write(`retry: ${RECONNECT_MS}\n\n`);
   for (const message of options.messages) out.write(frame('message', messageBody(message)));
   let unfollow: (() => void) | undefined;
   let closed = false;

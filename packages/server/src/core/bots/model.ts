@@ -46,6 +46,8 @@ export interface Bot {
   webhookUrl: string | null;
   /** Hash of an external bot's key; never leaves the core. */
   keyHash: string | null;
+  /** The secret an external bot's deliveries are signed with, sealed; never leaves the core. */
+  sealedSigningSecret?: string | null;
   createdAt: number;
   updatedAt: number;
 }
@@ -66,4 +68,7 @@ export interface BotRepository {
   update(bot: Bot): Promise<boolean>;
   delete(id: string): Promise<boolean>;
   countOwnedBy(ownerId: string): Promise<number>;
+  findByKeyHash(keyHash: string): Promise<Bot | undefined>;
+  /** Replaces an external bot's key and signing secret (null for none). */
+  setKey(id: string, key: { keyHash: string; sealedSigningSecret: string } | null): Promise<void>;
 }

@@ -137,9 +137,15 @@ export class BotService {
     return updated;
   }
 
-  async delete(user: User, id: string): Promise<void> {
+  /** A bot the user may change; NotFound or Forbidden otherwise. */
+  async editable(user: User, id: string): Promise<Bot> {
     const bot = await this.get(user, id);
     requireEditable(user, bot);
+    return bot;
+  }
+
+  async delete(user: User, id: string): Promise<void> {
+    const bot = await this.editable(user, id);
     if (!(await this.repo.delete(bot.id))) throw new NotFound('Bot');
   }
 
@@ -189,8 +195,12 @@ function withInput(bot: Bot, input: Partial<BotInput>): Bot {
   if (input.visibility !== undefined) next.visibility = input.visibility;
   if (input.kind !== undefined) next.kind = input.kind;
   if (input.webhookUrl !== undefined) next.webhookUrl = input.webhookUrl;
-  // The URL means nothing to an AI bot; turning an external bot into one drops it.
+  // The URL and credentials mean nothing to an AI bot; turning an external bot into one drops them.
   else if (input.kind === 'ai') next.webhookUrl = null;
+  if (input.kind === 'ai') {
+    next.keyHash = null;
+    next.sealedSigningSecret = null;
+  }
   if (input.params !== undefined) {
     const { temperature, topP, maxTokens } = input.params;
     next.params = {

@@ -130,6 +130,11 @@ export interface ConversationRepository {
     patch: Partial<Pick<Message, 'content' | 'status' | 'error' | 'usage' | 'model'>> & { updatedAt: number },
     events?: OutboxEvent[],
   ): Promise<void>;
+  /**
+   * Appends a delta to a message still streaming (an external bot's); returns the delta's seq, or
+   * undefined when the message is not streaming (any more).
+   */
+  appendDelta(id: string, text: string, at: number): Promise<number | undefined>;
   /** Streaming messages not saved since `updatedBefore`: their writer is gone. */
   staleStreamingMessages(updatedBefore: number): Promise<Message[]>;
 

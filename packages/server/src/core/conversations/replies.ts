@@ -4,7 +4,7 @@ import type { Bot } from '../bots/model.js';
 import type { ChatRequest, ModelInfo, TokenUsage } from '../chat-model.js';
 import type { CallContext, CompletionService } from '../completions.js';
 import { messageText, type TokenCounter } from '../context-window.js';
-import { DomainError, Invalid, ModelNotFound } from '../errors.js';
+import { Conflict, DomainError, Invalid, ModelNotFound, NotFound } from '../errors.js';
 import { outboxEvent } from '../events.js';
 import type { StoredFile } from '../files/model.js';
 import type { Group, GroupRepository } from '../groups/model.js';
@@ -22,6 +22,17 @@ export interface Caller {
   user: User;
   apiKeyId: string | null;
   surface: string;
+}
+
+/** What an external bot's program posts. */
+export interface BotMessage {
+  conversationId: string;
+  /** The whole message; empty when it is streamed as deltas. */
+  content?: string;
+  /** Streamed: the message stays `streaming` until completed, taking deltas meanwhile. */
+  stream?: boolean;
+  /** The message answered; default the conversation's latest. */
+  replyTo?: string;
 }
 
 export interface NewMessage {
@@ -253,6 +264,92 @@ export class ReplyService {
     }
   }
 
+  /** A message from an external bot's program, in a conversation the bot answers (a group's room included). */
+  async botPost(bot: Bot, input: BotMessage): Promise<Message> {
+    const conversation = await this.deps.repo.findById(input.conversationId);
+    if (!conversation || conversation.botId !== bot.id) throw new NotFound('Conversation');
+    const content = input.content ?? '';
+    if (content.length > this.deps.chat.maxMessageChars) {
+      throw new Invalid(`content must be at most ${this.deps.chat.maxMessageChars} characters`, 'content');
+    }
+    if (input.stream ? content !== '' : !content.trim()) {
+      throw new Invalid(
+        input.stream ? 'A streamed message starts empty: send its text as deltas' : 'content must not be empty',
+        'content',
+      );
+    }
+    let parentId = await this.deps.repo.latestMessageId(conversation.id);
+    if (input.replyTo !== undefined) {
+      const question = await this.deps.repo.findMessage(input.replyTo);
+      if (!question || question.conversationId !== conversation.id) throw new NotFound('Message');
+      parentId = question.id;
+    }
+    const now = Date.now();
+    const message: Message = {
+      id: newId(),
+      conversationId: conversation.id,
+      senderId: bot.id,
+      role: 'assistant',
+      content,
+      attachments: [],
+      model: null,
+      usage: null,
+      status: input.stream ? 'streaming' : 'complete',
+      error: null,
+      parentId,
+      clientId: null,
+      createdAt: now,
+      updatedAt: now,
+    };
+    const audience = await this.deps.access.audience(conversation);
+    const events = [outboxEvent('message.new', audience, { conversationId: conversation.id, message })];
+    if (!input.stream) events.push(await this.completedEvent(conversation, message, audience));
+    await this.deps.repo.insertMessages([message], events);
+    this.publish('message.created', { message });
+    if (!input.stream) {
+      this.deps.streams.append(message.id, 1, content);
+      this.deps.streams.end(message.id, { status: 'complete' });
+      this.publish('message.completed', { message });
+    }
+    return message;
+  }
+
+  /** The next piece of a message an external bot streams; its seq. Deltas are to be sent one at a time. */
+  async botDelta(bot: Bot, messageId: string, text: string): Promise<number> {
+    const message = await this.botMessage(bot, messageId);
+    if (!text) throw new Invalid('text must not be empty', 'text');
+    if (message.content.length + text.length > this.deps.chat.maxMessageChars) {
+      throw new Invalid(`A message may hold at most ${this.deps.chat.maxMessageChars} characters`, 'text');
+    }
+    const seq = await this.deps.repo.appendDelta(message.id, text, Date.now());
+    if (seq === undefined) throw new Conflict('The message is complete; it takes no more deltas');
+    this.deps.streams.append(message.id, seq, text);
+    this.publish('message.delta', { conversationId: message.conversationId, messageId: message.id, seq, text });
+    return seq;
+  }
+
+  /** Ends a message an external bot streamed. */
+  async botComplete(bot: Bot, messageId: string): Promise<Message> {
+    const message = await this.botMessage(bot, messageId);
+    if (message.status !== 'streaming') return message;
+    const conversation = await this.deps.repo.findById(message.conversationId);
+    const ended: Message = { ...message, status: 'complete', updatedAt: Date.now() };
+    await this.deps.repo.updateMessage(
+      message,
+      { content: message.content, status: 'complete', updatedAt: ended.updatedAt },
+      conversation ? [await this.completedEvent(conversation, ended)] : [],
+    );
+    this.deps.streams.end(message.id, { status: 'complete' });
+    this.publish('message.completed', { message: ended });
+    return ended;
+  }
+
+  private async botMessage(bot: Bot, messageId: string): Promise<Message> {
+    const message = await this.deps.repo.findMessage(messageId);
+    if (!message || message.senderId !== bot.id) throw new NotFound('Message');
+    return message;
+  }
+
   private async exchange(
     caller: Caller,
     conversation: Conversation,
@@ -297,6 +394,16 @@ export class ReplyService {
     if (reply && outcome?.kind === 'reply') Object.assign(reply, { content: outcome.text, status: 'complete' });
     const audience = await this.deps.access.audience(conversation);
     const events = [outboxEvent('message.new', audience, { conversationId: conversation.id, message: userMessage })];
+    if (bot?.kind === 'external' && (group === null || addressesBot(group, bot, input.content))) {
+      // The bot's program answers through the bot API; the message is delivered to it like a webhook.
+      events.push(
+        outboxEvent('bot.message', [bot.id], {
+          conversationId: conversation.id,
+          bot: { id: bot.id, name: bot.name },
+          message: userMessage,
+        }),
+      );
+    }
     if (reply?.status === 'complete') events.push(await this.completedEvent(conversation, reply, audience));
     await this.deps.repo.insertMessages(reply ? [userMessage, reply] : [userMessage], events);
     this.publish('message.created', { message: userMessage });

@@ -28,11 +28,17 @@ export async function up(db: Kysely<unknown>): Promise<void> {
   await db.schema.createIndex('group_members_user').on('group_members').columns(['user_id', 'group_id']).execute();
 
   // An external bot's deliveries are signed with a secret of its own, sealed like channel keys.
-  await db.schema.alterTable('bots').addColumn('sealed_webhook_secret', 'text').execute();
+  await db.schema.alterTable('bots').addColumn('sealed_signing_secret', 'text').execute();
+  // How many deltas an external bot has streamed into a message: the next delta's seq.
+  await db.schema
+    .alterTable('messages')
+    .addColumn('delta_count', 'integer', (c) => c.notNull().defaultTo(0))
+    .execute();
 }
 
 export async function down(db: Kysely<unknown>): Promise<void> {
-  await db.schema.alterTable('bots').dropColumn('sealed_webhook_secret').execute();
+  await db.schema.alterTable('messages').dropColumn('delta_count').execute();
+  await db.schema.alterTable('bots').dropColumn('sealed_signing_secret').execute();
   await db.schema.dropTable('group_members').execute();
   await db.schema.dropTable('groups').execute();
 }

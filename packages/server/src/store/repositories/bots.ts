@@ -41,6 +41,19 @@ export class SqlBotRepository implements BotRepository {
     return row && toBot(row);
   }
 
+  async findByKeyHash(keyHash: string): Promise<Bot | undefined> {
+    const row = await this.db.selectFrom('bots').selectAll().where('keyHash', '=', keyHash).executeTakeFirst();
+    return row && toBot(row);
+  }
+
+  async setKey(id: string, key: { keyHash: string; sealedSigningSecret: string } | null): Promise<void> {
+    await this.db
+      .updateTable('bots')
+      .set(key ?? { keyHash: null, sealedSigningSecret: null })
+      .where('id', '=', id)
+      .execute();
+  }
+
   async findByName(name: string): Promise<Bot | undefined> {
     const row = await this.db.selectFrom('bots').selectAll().where('name', '=', name).executeTakeFirst();
     return row && toBot(row);

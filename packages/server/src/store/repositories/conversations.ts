@@ -1,4 +1,4 @@
-import { type Kysely, type Selectable, type Transaction } from 'kysely';
+import { sql, type Insertable, type Kysely, type Selectable, type Transaction } from 'kysely';
 import type {
   Conversation,
   ConversationQuery,
@@ -254,6 +254,17 @@ export class SqlConversationRepository implements ConversationRepository {
     });
   }
 
+  async appendDelta(id: string, text: string, at: number): Promise<number | undefined> {
+    const row = await this.db
+      .updateTable('messages')
+      .set((eb) => ({ content: sql<string>`content || ${text}`, deltaCount: eb('deltaCount', '+', 1), updatedAt: at }))
+      .where('id', '=', id)
+      .where('status', '=', 'streaming')
+      .returning('deltaCount')
+      .executeTakeFirst();
+    return row?.deltaCount;
+  }
+
   async staleStreamingMessages(updatedBefore: number): Promise<Message[]> {
     const rows = await this.db
       .selectFrom('messages')
@@ -363,7 +374,7 @@ function toConversation(row: Selectable<ConversationsTable>): Conversation {
   };
 }
 
-function toMessageRow(m: Message): MessagesTable {
+function toMessageRow(m: Message): Insertable<MessagesTable> {
   return {
     id: m.id,
     conversationId: m.conversationId,

@@ -147,6 +147,18 @@ export const BotBody = Type.Object(
 
 const BotEnvelope = Type.Object({ bot: BotBody });
 
+const Credentials = {
+  botKey: Type.String({ description: "An external bot's key for the bot API, shown only here" }),
+  signingSecret: Type.String({
+    description: 'Verifies the deliveries to the webhook URL (X-Parley-Signature), shown only here',
+  }),
+};
+const CreatedBot = Type.Object({
+  bot: BotBody,
+  botKey: Type.Optional(Credentials.botKey),
+  signingSecret: Type.Optional(Credentials.signingSecret),
+});
+
 const BotParams = Type.Object({
   id: Type.String({ minLength: 1, maxLength: BOT_NAME.maxLength, description: 'The bot’s id or name' }),
 });
@@ -173,13 +185,30 @@ export function botRoutes(app: NativeApp, { core }: NativeContext): void {
         tags,
         summary: 'Create a bot (private unless an admin makes it public)',
         body: Type.Object({ ...BotFields.properties, name: fields.name }, { additionalProperties: false }),
-        response: { 201: BotEnvelope },
+        description: 'An external bot also gets its `botKey` and `signingSecret`, in this answer only.',
+        response: { 201: CreatedBot },
       },
     },
     async (request, reply) => {
-      const bot = await bots.create(principalOf(request).user, request.body);
-      return reply.code(201).send({ bot });
+      const { user } = principalOf(request);
+      const bot = await bots.create(user, request.body);
+      const credentials = bot.kind === 'external' ? await core.botKeys.issue(user, bot.id) : {};
+      return reply.code(201).send({ bot, ...credentials });
     },
+  );
+
+  app.post(
+    '/bots/:id/key',
+    {
+      schema: {
+        tags,
+        summary: "Rotate an external bot's key and signing secret; the old ones stop working at once",
+        params: BotParams,
+        response: { 201: Type.Object(Credentials) },
+      },
+    },
+    async (request, reply) =>
+      reply.code(201).send(await core.botKeys.issue(principalOf(request).user, request.params.id)),
   );
 
   app.get(
