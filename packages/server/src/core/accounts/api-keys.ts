@@ -1,4 +1,4 @@
-import { createHash, randomBytes } from 'node:crypto';
+import { hash, randomBytes } from 'node:crypto';
 import { Conflict, Forbidden, Invalid, NotFound, Unauthorized } from '../errors.js';
 import { newId } from '../ids.js';
 import type { ApiKey, ApiKeyRepository, User } from './model.js';
@@ -10,9 +10,12 @@ const SHOWN_PREFIX_LENGTH = API_KEY_PREFIX.length + 8;
 /** lastUsedAt is a hint, not an audit log: write it at most this often per key. */
 const TOUCH_INTERVAL_MS = 60_000;
 
-/** API keys are 256-bit random secrets; a fast hash is enough to store them (nothing to brute-force). */
+/**
+ * API keys are 256-bit random secrets; a fast hash is enough to store them (nothing to brute-force).
+ * Hashed on every request: the one-shot `hash` skips the streaming Hash object `createHash` builds.
+ */
 export function hashApiKey(secret: string): string {
-  return createHash('sha256').update(secret).digest('hex');
+  return hash('sha256', secret);
 }
 
 export function looksLikeApiKey(token: string): boolean {
