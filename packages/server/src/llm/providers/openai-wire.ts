@@ -435,7 +435,7 @@ function roleEvent(chunk: WireChunk | undefined, model: string): string {
 }
 
 // A quoted name followed by a colon can only be a key: quotes inside JSON strings are escaped.
-const ERROR = /"error"\s*:\s*(?!null)/g;
+const ERROR = /"error"\s*:(?!\s*null)/g;
 const USAGE = /"usage"\s*:\s*\{/g;
 const CONTENT = /"content"\s*:\s*"((?:[^"\\]|\\.)*)"/g;
 const FINISH = '"finish_reason"';
