@@ -13,6 +13,7 @@ import { registerMetrics } from './metrics.js';
 import { NATIVE_PREFIX, nativeApi } from './native/index.js';
 import { staticFiles } from './native/static.js';
 import { openAiApi } from './openai/index.js';
+import { realtimeApi } from './realtime/index.js';
 import { createValidatorCompiler } from './validation.js';
 
 const REQUEST_ID = /^[\w.:-]{1,128}$/;
@@ -139,5 +140,6 @@ export async function buildServer(deps: ServerDeps): Promise<FastifyInstance> {
   await nativeApi(app, { core: deps.core, config, version: deps.version });
   await staticFiles(app, deps.core);
   await openAiApi(app, { core: deps.core, countError: metrics.countError });
+  await realtimeApi(app, { core: deps.core, config, registry: metrics.registry });
   return app;
 }

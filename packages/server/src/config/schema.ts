@@ -201,6 +201,23 @@ export const ConfigSchema = Type.Object(
       },
       { additionalProperties: false, default: {} },
     ),
+    realtime: Type.Object(
+      {
+        /** A socket opened without credentials is closed when no `auth` frame came by then. */
+        authTimeoutMs: Type.Integer({ minimum: 100, maximum: 600_000, default: 5000 }),
+        /** How often each socket is pinged; one that has not answered the previous ping is cut. */
+        heartbeatMs: Type.Integer({ minimum: 100, maximum: 3_600_000, default: 30_000 }),
+        /** Bytes waiting to be sent to one socket beyond which it is closed as too slow. */
+        maxBufferedBytes: Type.Integer({ minimum: 1024, maximum: 1024 * 1024 * 1024, default: 1024 * 1024 }),
+        /** The largest frame a client may send. */
+        maxPayloadBytes: Type.Integer({ minimum: 1024, maximum: 64 * 1024 * 1024, default: 1024 * 1024 }),
+        /** Rooms (conversations) one socket may join. */
+        maxSubscriptions: Type.Integer({ minimum: 1, maximum: 100_000, default: 100 }),
+        /** Sockets one user may hold open on one instance. */
+        maxSocketsPerUser: Type.Integer({ minimum: 1, maximum: 100_000, default: 20 }),
+      },
+      { additionalProperties: false, default: {} },
+    ),
   },
   { additionalProperties: false },
 );

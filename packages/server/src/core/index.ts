@@ -25,6 +25,7 @@ import type { GroupRepository } from './groups/model.js';
 import { GroupService } from './groups/service.js';
 import { FileService } from './files/service.js';
 import { QuotaService } from './quotas.js';
+import { RealtimeService } from './realtime.js';
 import type { SharedState } from './shared-state.js';
 import { UsageService, type UsageRepository } from './usage.js';
 import { createWebhooks } from './webhooks/index.js';
@@ -73,6 +74,7 @@ export interface Core {
   conversations: ConversationService;
   replies: ReplyService;
   feedback: FeedbackService;
+  realtime: RealtimeService;
   groups: GroupService;
   webhooks: WebhookService;
   /** Sends webhook deliveries; only a serving process starts it. */
@@ -158,6 +160,7 @@ export function createCore(config: Config, ports: CorePorts): Core {
     botKeys: new BotKeys(bots, ports.bots, ports.secretBox, ports.shared.limiter),
     replies,
     feedback: new FeedbackService(ports.conversations, access, ports.shared.bus, ports.onBackgroundError),
+    realtime: new RealtimeService(access, ports.shared.bus, ports.onBackgroundError),
     groups: new GroupService(ports.groups, bots, conversations, ports.shared.bus, ports.onBackgroundError),
     webhooks: webhooks.service,
     webhookWorker: webhooks.worker,

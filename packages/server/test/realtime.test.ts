@@ -1,0 +1,707 @@
+import { writeFileSync } from 'node:fs';
+import { createRequire } from 'node:module';
+import type { Socket as NetSocket } from 'node:net';
+import { join } from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { signUp, type Account } from './helpers/accounts.js';
+import { TEST_REDIS_URL, isolatedStores, redisAvailable, uniqueSuffix, type Isolated } from './helpers/env.js';
+import { DEFAULT_REPLY, startFakeUpstream, type FakeUpstream } from './helpers/fake-upstream.js';
+import { startGateway, type Gateway } from './helpers/gateway.js';
+import { HttpClient } from './helpers/http.js';
+import { startServerProcess, type ServerProcess } from './helpers/processes.js';
+import { TEST_SECRET, generousLimits, startServer } from './helpers/server.js';
+
+/** The `ws` client, typed as far as these tests use it. */
+interface WsClient {
+  send(data: string | Buffer): void;
+  close(code?: number): void;
+  terminate(): void;
+  on(event: 'open', listener: () => void): void;
+  on(event: 'message', listener: (data: Buffer) => void): void;
+  on(event: 'close', listener: (code: number, reason: Buffer) => void): void;
+  on(event: 'error', listener: (err: Error) => void): void;
+  _socket: NetSocket;
+}
+type WsOptions = { headers?: Record<string, string>; autoPong?: boolean };
+const WebSocket = createRequire(import.meta.url)('ws') as new (url: string, options?: WsOptions) => WsClient;
+
+type Frame = { type: string; [field: string]: any };
+
+/** A WebSocket client that keeps every frame it receives, for tests to wait on and look through. */
+class Client {
+  readonly frames: Frame[] = [];
+  readonly closed: Promise<{ code: number; reason: string }>;
+  private readonly taken = new Set<Frame>();
+  private readonly listeners = new Set<() => void>();
+  private nextId = 0;
+
+  constructor(readonly ws: WsClient) {
+    ws.on('message', (data) => {
+      this.frames.push(JSON.parse(data.toString()) as Frame);
+      for (const listener of this.listeners) listener();
+    });
+    ws.on('error', () => {});
+    this.closed = new Promise((resolve) => ws.on('close', (code, reason) => resolve({ code, reason: String(reason) })));
+  }
+
+  send(frame: Record<string, unknown>): void {
+    this.ws.send(JSON.stringify(frame));
+  }
+
+  close(): void {
+    this.ws.close();
+  }
+
+  /** Sends a frame with an id, and resolves with the first frame that refers to it (its answer, or an error). */
+  request(frame: Record<string, unknown>): Promise<Frame> {
+    const id = `r${++this.nextId}`;
+    this.send({ ...frame, id });
+    return this.take((f) => f.ref === id);
+  }
+
+  /** The first frame received, before or after now, that matches and was not taken yet. */
+  take(match: (frame: Frame) => boolean, timeoutMs = 10_000): Promise<Frame> {
+    return new Promise((resolve, reject) => {
+      const look = () => {
+        const found = this.frames.find((f) => !this.taken.has(f) && match(f));
+        if (!found) return false;
+        this.taken.add(found);
+        this.listeners.delete(look);
+        clearTimeout(timer);
+        resolve(found);
+        return true;
+      };
+      const timer = setTimeout(() => {
+        this.listeners.delete(look);
+        reject(new Error(`no matching frame; got ${JSON.stringify(this.frames.map((f) => f.type))}`));
+      }, timeoutMs);
+      if (!look()) this.listeners.add(look);
+    });
+  }
+
+  of(type: string): Frame[] {
+    return this.frames.filter((f) => f.type === type);
+  }
+}
+
+async function open(baseUrl: string, path = '/api/v1/ws', options: WsOptions = {}): Promise<Client> {
+  const client = new Client(new WebSocket(baseUrl.replace(/^http/, 'ws') + path, options));
+  await new Promise<void>((resolve, reject) => {
+    client.ws.on('open', resolve);
+    client.ws.on('error', reject);
+  });
+  return client;
+}
+
+const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
+
+/** The value of a metric (summed over its labels matching `labels`) in Prometheus text. */
+async function metric(http: HttpClient, name: string, labels = ''): Promise<number> {
+  const text = (await http.get('/metrics')).body as string;
+  return text
+    .split('\n')
+    .filter((line) => line.startsWith(name) && line.includes(labels) && !line.startsWith(`${name}_`))
+    .reduce((sum, line) => sum + Number(line.split(' ').at(-1)), 0);
+}
+
+const BASIC_PER_MINUTE = 6;
+const REALTIME = {
+  authTimeoutMs: 500,
+  heartbeatMs: 1000,
+  maxBufferedBytes: 256 * 1024,
+  maxPayloadBytes: 64 * 1024,
+  maxSubscriptions: 3,
+  maxSocketsPerUser: 4,
+};
+
+let gateway: Gateway;
+let alice: Account;
+let bob: Account;
+
+beforeAll(async () => {
+  gateway = await startGateway({
+    channel: { models: ['fake-model'] },
+    overrides: {
+      'chat.generateTitles': false,
+      routing: { cooldownMs: [0] },
+      realtime: REALTIME,
+      tiers: {
+        ...generousLimits.tiers,
+        basic: { requestsPerMinute: BASIC_PER_MINUTE, requestsPerDay: 1000, features: [], models: ['*'] },
+      },
+    },
+  });
+  alice = await signUp(api());
+  bob = await signUp(api());
+});
+afterAll(() => gateway?.close());
+
+const api = () => gateway.server.http;
+const upstream = () => gateway.upstreams[0]!;
+const connect = (path?: string, options?: WsOptions) => open(gateway.server.url, path, options);
+
+/** A socket authenticated with the account's key, ready for frames. */
+async function socketOf(account: Account): Promise<Client> {
+  const client = await connect(`/api/v1/ws?token=${account.key}`);
+  await client.take((f) => f.type === 'ready');
+  return client;
+}
+
+async function subscribed(client: Client, conversationId: string): Promise<Frame> {
+  const answer = await client.request({ type: 'subscribe', conversationId });
+  expect(answer).toMatchObject({ type: 'subscribed', conversationId });
+  return answer;
+}
+
+async function newConversation(account: Account): Promise<string> {
+  const res = await api().post('/api/v1/conversations', {}, { bearer: account.key });
+  expect(res.status).toBe(201);
+  return res.body.conversation.id as string;
+}
+
+function slowReply(chunks: number, chunkDelayMs: number): string {
+  const text = Array.from({ length: chunks }, (_, i) => `w${String(i).padStart(3, '0')} `).join('');
+  upstream().configure({ reply: text, chunkSize: 5, chunkDelayMs });
+  return text;
+}
+
+function resetUpstream(): void {
+  upstream().configure({ reply: DEFAULT_REPLY, chunkSize: 4, chunkDelayMs: 0 });
+}
+
+/** The deltas of one reply a client received, checked to be seq 1..n (or after..n) without gaps or repeats. */
+function deltasOf(client: Client, messageId: string, after = 0): string {
+  const deltas = client.of('delta').filter((d) => d.messageId === messageId);
+  expect(deltas.map((d) => d.seq)).toEqual(deltas.map((_, i) => after + i + 1));
+  return deltas.map((d) => d.text).join('');
+}
+
+describe('authentication', () => {
+  it('accepts the session cookie, ?token= with an API key or a session token, a bearer header, and an auth frame', async () => {
+    const sessionToken = alice.cookie.split('=')[1]!;
+    const ways = [
+      () => connect('/api/v1/ws', { headers: { cookie: alice.cookie } }),
+      () => connect(`/api/v1/ws?token=${alice.key}`),
+      () => connect(`/api/v1/ws?token=${sessionToken}`),
+      () => connect('/api/v1/ws', { headers: { authorization: `Bearer ${alice.key}` } }),
+    ];
+    for (const way of ways) {
+      const client = await way();
+      expect(await client.take((f) => f.type === 'ready')).toEqual({ type: 'ready', userId: alice.id });
+      client.close();
+    }
+    for (const token of [alice.key, sessionToken]) {
+      const client = await connect();
+      client.send({ type: 'auth', token });
+      expect(await client.take((f) => f.type === 'ready')).toEqual({ type: 'ready', userId: alice.id });
+      expect(await client.request({ type: 'ping' })).toMatchObject({ type: 'pong' });
+      // Once is enough.
+      expect(await client.request({ type: 'auth', token })).toMatchObject({ type: 'error', code: 'CONFLICT' });
+      client.close();
+    }
+  });
+
+  it('closes a socket whose credentials are refused with 4401', async () => {
+    const byQuery = await connect('/api/v1/ws?token=pk_not_a_key');
+    expect(await byQuery.take((f) => f.type === 'error')).toMatchObject({ code: 'UNAUTHORIZED' });
+    expect((await byQuery.closed).code).toBe(4401);
+
+    const byFrame = await connect();
+    expect(await byFrame.request({ type: 'auth', token: 'not-a-session' })).toMatchObject({
+      type: 'error',
+      code: 'UNAUTHORIZED',
+    });
+    expect((await byFrame.closed).code).toBe(4401);
+
+    const malformed = await connect('/api/v1/ws', { headers: { authorization: 'Basic abc' } });
+    expect((await malformed.closed).code).toBe(4401);
+  });
+
+  it('closes an unauthenticated socket after authTimeoutMs with 4408, answering only ping meanwhile', async () => {
+    const client = await connect();
+    const started = Date.now();
+    expect(await client.request({ type: 'ping' })).toEqual({ type: 'pong', ref: 'r1' });
+    expect(await client.request({ type: 'subscribe', conversationId: 'x' })).toMatchObject({
+      type: 'error',
+      code: 'UNAUTHORIZED',
+    });
+    const { code } = await client.closed;
+    expect(code).toBe(4408);
+    expect(Date.now() - started).toBeGreaterThanOrEqual(REALTIME.authTimeoutMs - 50);
+  });
+
+  it('answers a plain GET with 426, and documents the frames in OpenAPI', async () => {
+    const plain = await api().get('/api/v1/ws');
+    expect(plain.status).toBe(426);
+    expect(plain.body.error.code).toBe('UPGRADE_REQUIRED');
+    const doc = await api().get('/api/v1/openapi.json');
+    const route = doc.body.paths['/api/v1/ws'].get;
+    for (const word of ['`subscribe`', '`resume`', '`delta`', '`presence`', '`clientId`', '4408', '1013']) {
+      expect(route.description).toContain(word);
+    }
+  });
+
+  it('closes the socket of a revoked key within a heartbeat (4401)', async () => {
+    const account = await signUp(api());
+    const client = await socketOf(account);
+    const keys = (await api().get('/api/v1/keys', { bearer: account.key })).body.items;
+    expect((await api().delete(`/api/v1/keys/${keys[0].id}`, { cookie: account.cookie })).status).toBe(204);
+    expect((await client.closed).code).toBe(4401);
+  });
+});
+
+describe('frames', () => {
+  it('refuses malformed frames with errors that refer to them, and keeps the socket open', async () => {
+    const client = await socketOf(alice);
+    client.ws.send('not json');
+    expect(await client.take((f) => f.type === 'error')).toMatchObject({ code: 'VALIDATION_ERROR' });
+    client.ws.send(Buffer.from([1, 2, 3]));
+    expect(await client.take((f) => f.type === 'error')).toMatchObject({ code: 'VALIDATION_ERROR' });
+    expect(await client.request({ type: 'shout' })).toMatchObject({
+      type: 'error',
+      code: 'VALIDATION_ERROR',
+      details: { field: 'type' },
+    });
+    expect(await client.request({ type: 'subscribe' })).toMatchObject({
+      type: 'error',
+      code: 'VALIDATION_ERROR',
+      details: { field: 'conversationId' },
+    });
+    expect(await client.request({ type: 'ping', extra: 1 })).toMatchObject({
+      type: 'error',
+      details: { field: 'extra' },
+    });
+    expect(await client.request({ type: 'resume', messageId: 'x', after: -1 })).toMatchObject({
+      type: 'error',
+      code: 'VALIDATION_ERROR',
+    });
+    expect(await client.request({ type: 'ping' })).toMatchObject({ type: 'pong' });
+    client.close();
+  });
+
+  it('closes a socket that sends a frame over maxPayloadBytes (1009)', async () => {
+    const client = await socketOf(alice);
+    client.send({ type: 'ping', id: 'x'.repeat(REALTIME.maxPayloadBytes) });
+    expect((await client.closed).code).toBe(1009);
+  });
+});
+
+describe('rooms', () => {
+  it('pushes messages, deltas seq 1..n and completed to every socket of the room, the sender included', async () => {
+    const conversationId = await newConversation(alice);
+    const sender = await socketOf(alice);
+    const other = await socketOf(alice);
+    await subscribed(sender, conversationId);
+    expect((await subscribed(other, conversationId)).online).toEqual([alice.id]);
+
+    const sent = await sender.request({ type: 'message', conversationId, content: 'Hello', clientId: 'c-1' });
+    expect(sent).toMatchObject({
+      type: 'sent',
+      conversationId,
+      clientId: 'c-1',
+      duplicate: false,
+      userMessage: { role: 'user', content: 'Hello', clientId: 'c-1' },
+      reply: { role: 'assistant', status: 'streaming' },
+    });
+    const replyId = sent.reply.id as string;
+    for (const client of [sender, other]) {
+      const completed = await client.take((f) => f.type === 'completed' && f.message.id === replyId);
+      expect(completed.message).toMatchObject({ status: 'complete', content: DEFAULT_REPLY });
+      expect(completed.message.usage.totalTokens).toBeGreaterThan(0);
+      expect(client.of('message').map((f) => f.message.id)).toEqual([sent.userMessage.id, replyId]);
+      expect(deltasOf(client, replyId)).toBe(DEFAULT_REPLY);
+      expect(client.of('delta').every((d) => d.conversationId === conversationId)).toBe(true);
+    }
+
+    // The same clientId again stores nothing new and answers the messages stored then.
+    const again = await other.request({ type: 'message', conversationId, content: 'Hello', clientId: 'c-1' });
+    expect(again).toMatchObject({ type: 'sent', duplicate: true, userMessage: { id: sent.userMessage.id } });
+    expect(again.reply.id).toBe(replyId);
+    const history = await api().get(`/api/v1/conversations/${conversationId}/messages`, { bearer: alice.key });
+    expect(history.body.items).toHaveLength(2);
+
+    expect(await sender.request({ type: 'unsubscribe', conversationId })).toMatchObject({
+      type: 'unsubscribed',
+      reason: 'requested',
+    });
+    const before = sender.frames.length;
+    await api().post(`/api/v1/conversations/${conversationId}/messages`, { content: 'More' }, { bearer: alice.key });
+    await other.take((f) => f.type === 'completed' && f.message.id !== replyId);
+    await sleep(100);
+    expect(sender.frames.length).toBe(before);
+    sender.close();
+    other.close();
+  });
+
+  it("refuses another user's conversation (NOT_FOUND) and sends nothing of it", async () => {
+    const conversationId = await newConversation(alice);
+    const owner = await socketOf(alice);
+    await subscribed(owner, conversationId);
+    const intruder = await socketOf(bob);
+    for (const frame of [
+      { type: 'subscribe', conversationId },
+      { type: 'subscribe', conversationId: 'no-such-conversation' },
+      { type: 'message', conversationId, content: 'hi', clientId: 'x' },
+      { type: 'typing', conversationId },
+    ]) {
+      const answer = await intruder.request(frame);
+      expect(answer.type, JSON.stringify(frame)).toBe('error');
+      expect(answer.code).toMatch(/NOT_FOUND|VALIDATION_ERROR/);
+    }
+    const sent = await owner.request({ type: 'message', conversationId, content: 'Private', clientId: 'p-1' });
+    expect(await intruder.request({ type: 'resume', messageId: sent.reply.id, after: 0 })).toMatchObject({
+      type: 'error',
+      code: 'NOT_FOUND',
+    });
+    expect(await intruder.request({ type: 'stop', messageId: sent.reply.id })).toMatchObject({
+      type: 'error',
+      code: 'NOT_FOUND',
+    });
+    await owner.take((f) => f.type === 'completed');
+    await sleep(200);
+    expect(
+      intruder.frames.filter((f) => ['message', 'delta', 'completed', 'typing', 'presence'].includes(f.type)),
+    ).toEqual([]);
+    owner.close();
+    intruder.close();
+  });
+
+  it('tells the sockets of a deleted conversation, and takes them out of its room', async () => {
+    const conversationId = await newConversation(alice);
+    const client = await socketOf(alice);
+    await subscribed(client, conversationId);
+    expect((await api().delete(`/api/v1/conversations/${conversationId}`, { bearer: alice.key })).status).toBe(204);
+    expect(await client.take((f) => f.type === 'unsubscribed')).toEqual({
+      type: 'unsubscribed',
+      conversationId,
+      reason: 'deleted',
+    });
+    client.close();
+  });
+
+  it('limits rooms per socket and sockets per user', async () => {
+    const account = await signUp(api());
+    const client = await socketOf(account);
+    for (let i = 0; i < REALTIME.maxSubscriptions; i++) await subscribed(client, await newConversation(account));
+    expect(await client.request({ type: 'subscribe', conversationId: await newConversation(account) })).toMatchObject({
+      type: 'error',
+      code: 'VALIDATION_ERROR',
+    });
+    const more = [];
+    for (let i = 1; i < REALTIME.maxSocketsPerUser; i++) more.push(await socketOf(account));
+    const tooMany = await connect(`/api/v1/ws?token=${account.key}`);
+    expect(await tooMany.take((f) => f.type === 'error')).toMatchObject({ code: 'RATE_LIMITED' });
+    expect((await tooMany.closed).code).toBe(4429);
+    // A closed socket makes room for another.
+    client.close();
+    await client.closed;
+    await sleep(50);
+    (await socketOf(account)).close();
+    for (const socket of more) socket.close();
+  });
+
+  it("counts the connection and the frames that ask for work against the user's quota", async () => {
+    const account = await signUp(api());
+    const promoted = await api().patch(
+      `/api/v1/admin/users/${account.id}`,
+      { tier: 'basic' },
+      { bearer: gateway.admin.key },
+    );
+    expect(promoted.status).toBe(200);
+    const client = await socketOf(account); // 1
+    const conversationId = await newConversation(account); // 2
+    const answers: string[] = [];
+    for (let i = 0; i < BASIC_PER_MINUTE; i++)
+      answers.push((await client.request({ type: 'subscribe', conversationId })).type);
+    const allowed = answers.indexOf('error');
+    expect(allowed).toBeGreaterThan(0);
+    expect(answers).toEqual([...Array(allowed).fill('subscribed'), ...Array(BASIC_PER_MINUTE - allowed).fill('error')]);
+    expect(client.of('error')[0]).toMatchObject({
+      code: 'RATE_LIMITED',
+      details: { retryAfterMs: expect.any(Number) },
+    });
+    // A connection is a request too.
+    const refused = await connect(`/api/v1/ws?token=${account.key}`);
+    expect((await refused.closed).code).toBe(4429);
+    // Pings and typing are not counted, and the socket stays open.
+    expect(await client.request({ type: 'ping' })).toMatchObject({ type: 'pong' });
+    client.close();
+  });
+});
+
+describe('replies', () => {
+  it('resumes after a disconnect mid-reply: every delta exactly once, then completed', async () => {
+    const text = slowReply(30, 40);
+    try {
+      const conversationId = await newConversation(alice);
+      const first = await socketOf(alice);
+      await subscribed(first, conversationId);
+      const sent = await first.request({ type: 'message', conversationId, content: 'Go', clientId: 'r-1' });
+      const replyId = sent.reply.id as string;
+      await first.take((f) => f.type === 'delta' && f.seq === 5);
+      first.ws.terminate();
+      const seen = first.of('delta').filter((d) => d.messageId === replyId);
+      const last = seen.at(-1)!.seq as number;
+      const received = deltasOf(first, replyId);
+
+      const second = await socketOf(alice);
+      second.send({ type: 'resume', messageId: replyId, after: last });
+      const completed = await second.take((f) => f.type === 'completed');
+      expect(completed.message).toMatchObject({ id: replyId, status: 'complete', content: text });
+      expect(received + deltasOf(second, replyId, last)).toBe(text);
+
+      // A socket that joins mid-reply is sent the reply from its first delta.
+      const third = await socketOf(alice);
+      const sent2 = await second.request({ type: 'message', conversationId, content: 'Again', clientId: 'r-2' });
+      await sleep(400);
+      await subscribed(third, conversationId);
+      await third.take((f) => f.type === 'completed' && f.message.id === sent2.reply.id);
+      expect(deltasOf(third, sent2.reply.id)).toBe(text);
+      second.close();
+      third.close();
+    } finally {
+      resetUpstream();
+    }
+  });
+
+  it('replays a finished reply whole to a resume, and counts from the seq given', async () => {
+    const conversationId = await newConversation(alice);
+    const client = await socketOf(alice);
+    const sent = await client.request({ type: 'message', conversationId, content: 'Hi', clientId: 'f-1' });
+    const replyId = sent.reply.id as string;
+    // Not subscribed: nothing of the reply comes until it is asked for.
+    await sleep(300);
+    expect(client.of('delta')).toEqual([]);
+    client.send({ type: 'resume', messageId: replyId, after: 0 });
+    await client.take((f) => f.type === 'completed');
+    expect(deltasOf(client, replyId)).toBe(DEFAULT_REPLY);
+    client.close();
+  });
+
+  it('stops a reply', async () => {
+    slowReply(60, 40);
+    try {
+      const conversationId = await newConversation(alice);
+      const client = await socketOf(alice);
+      await subscribed(client, conversationId);
+      const sent = await client.request({ type: 'message', conversationId, content: 'Long', clientId: 's-1' });
+      await client.take((f) => f.type === 'delta' && f.seq === 3);
+      const stopped = await client.request({ type: 'stop', messageId: sent.reply.id });
+      expect(stopped).toMatchObject({ type: 'stopped', message: { id: sent.reply.id, status: 'cancelled' } });
+      const completed = await client.take((f) => f.type === 'completed');
+      expect(completed.message).toMatchObject({ status: 'cancelled', content: stopped.message.content });
+      expect(deltasOf(client, sent.reply.id)).toBe(stopped.message.content);
+      client.close();
+    } finally {
+      resetUpstream();
+    }
+  });
+
+  it('closes a socket that stops reading (1013) and lets go of what it held', async () => {
+    // More than the operating system buffers between the two ends, so that the server's own buffer fills.
+    upstream().configure({ reply: 'x'.repeat(24 * 1024 * 1024), chunkSize: 64 * 1024, chunkDelayMs: 0 });
+    try {
+      const conversationId = await newConversation(alice);
+      const slow = await socketOf(alice);
+      const reader = await socketOf(alice);
+      await subscribed(slow, conversationId);
+      await subscribed(reader, conversationId);
+      const slowBefore = await metric(api(), 'parley_websocket_closes_total', 'reason="slow"');
+      slow.ws._socket.pause();
+      reader.send({ type: 'message', conversationId, content: 'Flood', clientId: 'b-1' });
+      await reader.take((f) => f.type === 'completed', 60_000);
+      while ((await metric(api(), 'parley_websocket_closes_total', 'reason="slow"')) === slowBefore) await sleep(50);
+      slow.ws._socket.resume();
+      expect((await slow.closed).code).toBe(1013);
+      expect(slow.of('completed')).toEqual([]);
+      reader.close();
+      await reader.closed;
+      await sleep(100);
+      expect(await metric(api(), 'parley_websocket_connections')).toBe(0);
+      expect(await metric(api(), 'parley_websocket_buffered_bytes')).toBe(0);
+    } finally {
+      resetUpstream();
+    }
+  });
+});
+
+describe('typing and presence', () => {
+  it('reach the other sockets of a group room, never the one they come from, nor outsiders', async () => {
+    const carol = await signUp(api());
+    const group = await api().post('/api/v1/groups', { name: 'Realtime club' }, { bearer: alice.key });
+    expect(group.status).toBe(201);
+    const { id: groupId, conversationId } = group.body.group as { id: string; conversationId: string };
+    const invite = await api().post(`/api/v1/groups/${groupId}/invites`, undefined, { bearer: alice.key });
+    expect((await api().post('/api/v1/groups/join', { code: invite.body.code }, { bearer: bob.key })).status).toBe(200);
+
+    const a1 = await socketOf(alice);
+    const a2 = await socketOf(alice);
+    const b = await socketOf(bob);
+    const outsider = await socketOf(carol);
+    await subscribed(a1, conversationId);
+    await subscribed(a2, conversationId);
+    expect(await outsider.request({ type: 'subscribe', conversationId })).toMatchObject({ code: 'NOT_FOUND' });
+
+    const joined = await subscribed(b, conversationId);
+    expect(joined.online.sort()).toEqual([alice.id, bob.id].sort());
+    for (const client of [a1, a2]) {
+      expect(await client.take((f) => f.type === 'presence')).toEqual({
+        type: 'presence',
+        conversationId,
+        userId: bob.id,
+        status: 'online',
+      });
+    }
+
+    a1.send({ type: 'typing', conversationId });
+    for (const client of [a2, b]) {
+      expect(await client.take((f) => f.type === 'typing')).toEqual({
+        type: 'typing',
+        conversationId,
+        userId: alice.id,
+      });
+    }
+    // Passed on at most once a second.
+    a1.send({ type: 'typing', conversationId });
+    b.send({ type: 'typing', conversationId });
+    expect(await a1.take((f) => f.type === 'typing')).toMatchObject({ userId: bob.id });
+    await a2.take((f) => f.type === 'typing' && f.userId === bob.id);
+    await sleep(200);
+    expect(a1.of('typing').map((f) => f.userId)).toEqual([bob.id]);
+    expect(a2.of('typing').map((f) => f.userId)).toEqual([alice.id, bob.id]);
+    expect(b.of('typing').map((f) => f.userId)).toEqual([alice.id]);
+    expect(b.of('presence')).toEqual([]);
+
+    b.close();
+    for (const client of [a1, a2]) {
+      expect(await client.take((f) => f.type === 'presence')).toMatchObject({ userId: bob.id, status: 'offline' });
+    }
+    // A member removed from the group is taken out of its room.
+    const b2 = await socketOf(bob);
+    await subscribed(b2, conversationId);
+    expect((await api().delete(`/api/v1/groups/${groupId}/members/${bob.id}`, { bearer: alice.key })).status).toBe(204);
+    expect(await b2.take((f) => f.type === 'unsubscribed')).toMatchObject({ conversationId, reason: 'removed' });
+    await sleep(100);
+    expect(outsider.frames.filter((f) => f.type !== 'ready' && f.type !== 'error')).toEqual([]);
+    for (const client of [a1, a2, b2, outsider]) client.close();
+  });
+});
+
+describe('heartbeat and shutdown', () => {
+  it('answers ping with pong, and cuts a socket that does not answer the heartbeat', async () => {
+    const client = await connect(`/api/v1/ws?token=${alice.key}`, { autoPong: false });
+    await client.take((f) => f.type === 'ready');
+    expect(await client.request({ type: 'ping' })).toEqual({ type: 'pong', ref: 'r1' });
+    const started = Date.now();
+    const { code } = await client.closed;
+    expect(code).toBe(1006);
+    expect(Date.now() - started).toBeLessThan(REALTIME.heartbeatMs * 3 + 1000);
+
+    const healthy = await socketOf(alice);
+    await sleep(REALTIME.heartbeatMs * 2.5);
+    expect(await healthy.request({ type: 'ping' })).toMatchObject({ type: 'pong' });
+    healthy.close();
+  });
+
+  it('closes sockets with 1001 when the server shuts down', async () => {
+    const server = await startServer();
+    const account = await signUp(server.http);
+    const client = await open(server.url, `/api/v1/ws?token=${account.key}`);
+    await client.take((f) => f.type === 'ready');
+    const closing = server.close();
+    expect((await client.closed).code).toBe(1001);
+    await closing;
+  });
+});
+
+const hasRedis = await redisAvailable();
+
+/** Two `parley serve` processes sharing the database and Redis, as behind a load balancer. */
+describe.skipIf(!hasRedis)('two instances', () => {
+  let stores: Isolated;
+  let fake: FakeUpstream;
+  let a: ServerProcess;
+  let b: ServerProcess;
+  let account: Account;
+
+  beforeAll(async () => {
+    stores = await isolatedStores();
+    fake = await startFakeUpstream();
+    const configFile = join(stores.dataDir, 'parley.config.json');
+    writeFileSync(
+      configFile,
+      JSON.stringify({
+        ...generousLimits,
+        chat: { generateTitles: false },
+        routing: { cooldownMs: [0] },
+        channels: [
+          { name: 'fake', provider: 'openai-compatible', baseUrl: `${fake.url}/v1`, apiKeys: ['sk-x'], models: ['*'] },
+        ],
+      }),
+    );
+    const env = {
+      PARLEY_CONFIG: configFile,
+      PARLEY_DATA_DIR: stores.dataDir,
+      PARLEY_DATABASE_URL: stores.databaseUrl,
+      PARLEY_REDIS_URL: TEST_REDIS_URL,
+      PARLEY_REDIS_KEY_PREFIX: `parley-test:${uniqueSuffix()}:`,
+      PARLEY_SECRET: TEST_SECRET,
+    };
+    [a, b] = await Promise.all([startServerProcess(env, stores.dataDir), startServerProcess(env, stores.dataDir)]);
+    await signUp(new HttpClient(a.url), `wsadmin${process.pid}`);
+    account = await signUp(new HttpClient(a.url));
+  });
+  afterAll(async () => {
+    await Promise.all([a?.stop(), b?.stop()]);
+    await fake?.close();
+    await stores?.cleanup();
+  });
+
+  it('sends a socket on A the messages, deltas and completion of a reply generated on B, and resumes it on A', async () => {
+    const httpB = new HttpClient(b.url);
+    const created = await httpB.post('/api/v1/conversations', {}, { bearer: account.key });
+    const conversationId = created.body.conversation.id as string;
+    const onA = await open(a.url, `/api/v1/ws?token=${account.key}`);
+    await onA.take((f) => f.type === 'ready');
+    await subscribed(onA, conversationId);
+
+    const answer = await httpB.post(
+      `/api/v1/conversations/${conversationId}/messages`,
+      { content: 'Hi' },
+      {
+        bearer: account.key,
+      },
+    );
+    expect(answer.status).toBe(201);
+    const { userMessage, reply } = answer.body;
+    const completed = await onA.take((f) => f.type === 'completed');
+    expect(completed.message).toMatchObject({ id: reply.id, status: 'complete', content: DEFAULT_REPLY });
+    expect(onA.of('message').map((f) => f.message.id)).toEqual([userMessage.id, reply.id]);
+    expect(deltasOf(onA, reply.id)).toBe(DEFAULT_REPLY);
+
+    const text = Array.from({ length: 30 }, (_, i) => `w${i} `).join('');
+    fake.configure({ reply: text, chunkSize: 4, chunkDelayMs: 40 });
+    const viaB = await open(b.url, `/api/v1/ws?token=${account.key}`);
+    await viaB.take((f) => f.type === 'ready');
+    await subscribed(viaB, conversationId);
+    const sent = await viaB.request({ type: 'message', conversationId, content: 'Slowly', clientId: 'x-1' });
+    const replyId = sent.reply.id as string;
+    await viaB.take((f) => f.type === 'delta' && f.messageId === replyId && f.seq === 4);
+    viaB.ws.terminate();
+    const last = viaB
+      .of('delta')
+      .filter((d) => d.messageId === replyId)
+      .at(-1)!.seq as number;
+
+    const resumed = await open(a.url, `/api/v1/ws?token=${account.key}`);
+    await resumed.take((f) => f.type === 'ready');
+    resumed.send({ type: 'resume', messageId: replyId, after: last });
+    const end = await resumed.take((f) => f.type === 'completed');
+    expect(end.message).toMatchObject({ status: 'complete', content: text });
+    expect(deltasOf(viaB, replyId) + deltasOf(resumed, replyId, last)).toBe(text);
+    // The socket subscribed on A had it all, live.
+    await onA.take((f) => f.type === 'completed' && f.message.id === replyId);
+    expect(deltasOf(onA, replyId)).toBe(text);
+    for (const client of [onA, resumed]) client.close();
+  });
+});
