@@ -1,6 +1,13 @@
 import type { SecretBox } from '../channels/ports.js';
 import { newId } from '../ids.js';
-import type { Attempt, DeliveryProgress, DueDelivery, WebhookRepository, WebhookTransport } from './model.js';
+import type {
+  Attempt,
+  DeliveryProgress,
+  DueDelivery,
+  SendOutcome,
+  WebhookRepository,
+  WebhookTransport,
+} from './model.js';
 import { retryDelay, type RetryPolicy } from './rules.js';
 import { signature } from './signing.js';
 
@@ -26,15 +33,8 @@ export class Deliverer {
     });
     const attemptedAt = this.now();
     const timestamp = Math.floor(attemptedAt / 1000);
-    const headers = {
-      'content-type': 'application/json',
-      'x-parley-signature': signature(this.secretBox.open(delivery.sealedSecret), timestamp, body),
-      'x-parley-timestamp': String(timestamp),
-      'x-parley-event': delivery.event,
-      'x-parley-delivery': delivery.id,
-    };
     const started = performance.now();
-    const outcome = await this.transport.send(delivery.url, headers, body);
+    const outcome = await this.send(delivery, body, timestamp);
     const attempt: Attempt = {
       id: newId(),
       deliveryId: delivery.id,
@@ -49,6 +49,23 @@ export class Deliverer {
     );
     await this.repo.recordAttempt(attempt, progress);
     return { attempt, progress };
+  }
+
+  private async send(delivery: DueDelivery, body: string, timestamp: number): Promise<SendOutcome> {
+    let secret: string;
+    try {
+      secret = this.secretBox.open(delivery.sealedSecret);
+    } catch {
+      return { error: "The webhook's secret cannot be read (was the server secret changed?); set a new one" };
+    }
+    const headers = {
+      'content-type': 'application/json',
+      'x-parley-signature': signature(secret, timestamp, body),
+      'x-parley-timestamp': String(timestamp),
+      'x-parley-event': delivery.event,
+      'x-parley-delivery': delivery.id,
+    };
+    return this.transport.send(delivery.url, headers, body);
   }
 
   private next(delivery: DueDelivery, accepted: boolean): DeliveryProgress {

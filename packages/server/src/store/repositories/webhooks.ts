@@ -213,12 +213,13 @@ export class SqlWebhookRepository implements WebhookRepository {
 
   async recordAttempt(attempt: Attempt, progress: DeliveryProgress): Promise<void> {
     await this.db.transaction().execute(async (trx) => {
-      await trx.insertInto('webhookAttempts').values(attempt).execute();
-      await trx
+      const updated = await trx
         .updateTable('webhookDeliveries')
         .set({ ...progress, lockedUntil: null })
         .where('id', '=', attempt.deliveryId)
-        .execute();
+        .executeTakeFirst();
+      // The webhook was deleted while the attempt was on its way: nothing is left to record it on.
+      if (Number(updated.numUpdatedRows) === 1) await trx.insertInto('webhookAttempts').values(attempt).execute();
     });
   }
 }
