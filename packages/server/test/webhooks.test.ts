@@ -24,6 +24,7 @@ const ALLOW_LOOPBACK = ['127.0.0.1'];
 const FAST = { retryBaseMs: 100, retryMaxDelayMs: 400, retryForMs: 60_000, pollIntervalMs: 50, timeoutMs: 3000 };
 
 interface Received {
+  path: string;
   headers: IncomingHttpHeaders;
   raw: string;
   body: any;
@@ -36,26 +37,34 @@ interface Receiver {
   received: Received[];
   /** The status answered to each request (2xx accepts the delivery). */
   respond: (body: any) => number;
+  /** How long to wait before answering. */
+  delayMs: number;
   close(): Promise<void>;
 }
 
 /** A webhook receiver on loopback that records every request and answers as told. */
 async function startReceiver(respond: (body: any) => number = () => 200): Promise<Receiver> {
-  const receiver: Receiver = { url: '', received: [], respond, close: async () => {} };
+  const receiver: Receiver = { url: '', received: [], respond, delayMs: 0, close: async () => {} };
   const server = createServer((req, res) => {
     let raw = '';
     req.on('data', (chunk) => (raw += chunk));
     req.on('end', () => {
       const body = JSON.parse(raw);
       const status = receiver.respond(body);
-      receiver.received.push({ headers: req.headers, raw, body, status, at: Date.now() });
+      receiver.received.push({ path: req.url!, headers: req.headers, raw, body, status, at: Date.now() });
       res.statusCode = status;
-      res.end('ok');
+      // A redirect to the receiver itself: a follower would show up as a second request.
+      if (status >= 300 && status < 400) res.setHeader('location', `${receiver.url}/redirected`);
+      setTimeout(() => res.end('ok'), receiver.delayMs);
     });
   });
   await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
   receiver.url = `http://127.0.0.1:${(server.address() as AddressInfo).port}/hook`;
-  receiver.close = () => new Promise((resolve) => server.close(() => resolve()));
+  receiver.close = () =>
+    new Promise((resolve) => {
+      server.closeAllConnections();
+      server.close(() => resolve());
+    });
   return receiver;
 }
 
@@ -382,6 +391,31 @@ describe('webhook retries that run out', () => {
       expect(receiver.received).toHaveLength(delivery.attemptCount);
       await sleep(300);
       expect(receiver.received).toHaveLength(delivery.attemptCount);
+    } finally {
+      await server.close();
+      await receiver.close();
+    }
+  });
+
+  it('follows no redirect and gives up on a receiver that does not answer in time', async () => {
+    const server = await startServer({ webhooks: { ...FAST, timeoutMs: 300, allowlist: ALLOW_LOOPBACK } });
+    const receiver = await startReceiver(() => 302);
+    try {
+      const account = await signUp(server.http);
+      const webhook = await createWebhook(server.http, account, { url: receiver.url, events: ['profile.update'] });
+      const ping = async () =>
+        (await server.http.post(`/api/v1/webhooks/${webhook.id}/ping`, undefined, { bearer: account.key })).body
+          .delivery;
+      const redirected = await ping();
+      expect(redirected).toMatchObject({ status: 'pending', attempts: [{ statusCode: 302, error: null }] });
+      expect(receiver.received.map((r) => r.path)).toEqual(['/hook']);
+
+      receiver.respond = () => 200;
+      receiver.delayMs = 2000;
+      const slow = await ping();
+      expect(slow.status).toBe('pending');
+      expect(slow.attempts[0]).toMatchObject({ statusCode: null, error: 'No answer within 300 ms' });
+      expect(slow.attempts[0].durationMs).toBeLessThan(1500);
     } finally {
       await server.close();
       await receiver.close();
