@@ -178,7 +178,10 @@ export const ConfigSchema = Type.Object(
          * Hosts, IP addresses or CIDRs that webhooks may reach although they are loopback, private,
          * link-local or otherwise internal (refused by default).
          */
-        allowlist: Type.Array(Type.String({ minLength: 1, maxLength: 253 }), { maxItems: 1000, default: [] }),
+        allowlist: Type.Array(
+          Type.String({ minLength: 1, maxLength: 253, pattern: '^\\[?[A-Za-z0-9_.:-]+\\]?(/[0-9]{1,3})?$' }),
+          { maxItems: 1000, default: [] },
+        ),
         /** The first retry comes within this delay; each later one within twice the previous. */
         retryBaseMs: Type.Integer({ minimum: 1, default: 2000 }),
         /** The longest wait between two attempts. */
