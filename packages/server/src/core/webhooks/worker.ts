@@ -91,6 +91,7 @@ export class WebhookWorker {
       const at = this.now();
       return repo.dispatch(DISPATCH_BATCH, at, (events, webhooks) => planDeliveries(events, webhooks, at));
     };
+    // A full batch means more events may be waiting.
     while ((await dispatchBatch()) === DISPATCH_BATCH);
     const room = MAX_IN_FLIGHT - this.inFlight.size;
     if (room === 0) return false;
