@@ -615,6 +615,7 @@ describe('heartbeat and shutdown', () => {
 });
 
 const hasRedis = await redisAvailable();
+const INSTANCE_BEACON_MS = 300;
 
 /** Two `parley serve` processes sharing the database and Redis, as behind a load balancer. */
 describe.skipIf(!hasRedis)('two instances', () => {
@@ -634,6 +635,7 @@ describe.skipIf(!hasRedis)('two instances', () => {
         ...generousLimits,
         chat: { generateTitles: false },
         routing: { cooldownMs: [0] },
+        realtime: { heartbeatMs: INSTANCE_BEACON_MS },
         channels: [
           { name: 'fake', provider: 'openai-compatible', baseUrl: `${fake.url}/v1`, apiKeys: ['sk-x'], models: ['*'] },
         ],
@@ -703,5 +705,37 @@ describe.skipIf(!hasRedis)('two instances', () => {
     await onA.take((f) => f.type === 'completed' && f.message.id === replyId);
     expect(deltasOf(onA, replyId)).toBe(text);
     for (const client of [onA, resumed]) client.close();
+  });
+
+  it('merges presence across instances, and ends that of users of an instance that died', async () => {
+    const httpA = new HttpClient(a.url);
+    const bob = await signUp(httpA);
+    const group = await httpA.post('/api/v1/groups', { name: 'Across' }, { bearer: account.key });
+    const { id: groupId, conversationId } = group.body.group as { id: string; conversationId: string };
+    const invite = await httpA.post(`/api/v1/groups/${groupId}/invites`, undefined, { bearer: account.key });
+    await httpA.post('/api/v1/groups/join', { code: invite.body.code }, { bearer: bob.key });
+
+    const ownerOnA = await open(a.url, `/api/v1/ws?token=${account.key}`);
+    await ownerOnA.take((f) => f.type === 'ready');
+    await subscribed(ownerOnA, conversationId);
+    const bobOnB = await open(b.url, `/api/v1/ws?token=${bob.key}`);
+    await bobOnB.take((f) => f.type === 'ready');
+    await subscribed(bobOnB, conversationId);
+    expect(await ownerOnA.take((f) => f.type === 'presence')).toMatchObject({ userId: bob.id, status: 'online' });
+
+    // Bob on both instances: leaving one of them does not make him offline.
+    const bobOnA = await open(a.url, `/api/v1/ws?token=${bob.key}`);
+    await bobOnA.take((f) => f.type === 'ready');
+    expect((await subscribed(bobOnA, conversationId)).online.sort()).toEqual([account.id, bob.id].sort());
+    bobOnA.close();
+    await bobOnA.closed;
+    await sleep(INSTANCE_BEACON_MS * 2);
+    expect(ownerOnA.of('presence')).toHaveLength(1);
+
+    const started = Date.now();
+    await b.stop('SIGKILL');
+    expect(await ownerOnA.take((f) => f.type === 'presence')).toMatchObject({ userId: bob.id, status: 'offline' });
+    expect(Date.now() - started).toBeLessThan(INSTANCE_BEACON_MS * 6 + 2000);
+    ownerOnA.close();
   });
 });

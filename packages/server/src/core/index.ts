@@ -160,7 +160,7 @@ export function createCore(config: Config, ports: CorePorts): Core {
     botKeys: new BotKeys(bots, ports.bots, ports.secretBox, ports.shared.limiter),
     replies,
     feedback: new FeedbackService(ports.conversations, access, ports.shared.bus, ports.onBackgroundError),
-    realtime: new RealtimeService(access, ports.shared.bus, ports.onBackgroundError),
+    realtime: new RealtimeService(access, ports.shared.bus, config.realtime.heartbeatMs, ports.onBackgroundError),
     groups: new GroupService(ports.groups, bots, conversations, ports.shared.bus, ports.onBackgroundError),
     webhooks: webhooks.service,
     webhookWorker: webhooks.worker,

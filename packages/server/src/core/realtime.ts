@@ -50,7 +50,11 @@ const TOPICS = {
   memberLeft: 'group.member.left',
   typing: 'conversation.typing',
   presence: 'conversation.presence',
+  alive: 'realtime.alive',
 } as const;
+
+/** Missed beacons after which an instance is taken for dead, and its users' presence for ended. */
+const MISSED_BEACONS = 3;
 
 /** As published: a change in the count of one instance's sockets. */
 interface InstancePresence extends Presence {
@@ -61,7 +65,8 @@ interface InstancePresence extends Presence {
  * Live signals of conversations beyond their stored messages: who is in one (presence) and who is
  * typing. Presence is counted per instance (its sockets joined to a conversation) and merged from
  * every instance's announcements, so a user with sockets on two instances stays online until both
- * have left.
+ * have left. Each instance also sends a beacon now and then: the users of one that falls silent
+ * (it crashed) go offline.
  */
 export class RealtimeService {
   private readonly instance = newId();
@@ -69,11 +74,14 @@ export class RealtimeService {
   private readonly local = new Map<string, number>();
   /** conversationId → userId → the instances where the user has sockets joined to it. */
   private readonly present = new Map<string, Map<string, Set<string>>>();
+  /** instance → when it was last heard from. */
+  private readonly lastHeard = new Map<string, number>();
   private listening = false;
 
   constructor(
     private readonly access: ConversationAccess,
     private readonly bus: Bus,
+    private readonly beaconMs: number,
     private readonly onBackgroundError: (err: unknown) => void,
   ) {}
 
@@ -126,14 +134,24 @@ export class RealtimeService {
       deleted: (e: { conversationId: string }) => listener.conversationDeleted(e.conversationId),
       memberLeft: (e: { conversationId: string; userId: string }) => listener.memberLeft(e.conversationId, e.userId),
       typing: (e: Typing) => listener.typing(e),
-      presence: (e: InstancePresence) => this.merge(e, listener),
+      presence: (e: InstancePresence) => {
+        this.lastHeard.set(e.instance, Date.now());
+        this.merge(e, listener);
+      },
+      alive: (e: { instance: string }) => this.lastHeard.set(e.instance, Date.now()),
     };
     const stops = await Promise.all(
       Object.entries(handlers).map(([name, handler]) =>
         this.bus.subscribe(TOPICS[name as keyof typeof TOPICS], handler as (event: unknown) => void),
       ),
     );
+    const beacon = setInterval(() => {
+      this.bus.publish(TOPICS.alive, { instance: this.instance }).catch(this.onBackgroundError);
+      this.forgetSilent(listener);
+    }, this.beaconMs);
+    beacon.unref();
     return async () => {
+      clearInterval(beacon);
       await Promise.all(stops.map((stop) => stop()));
       this.listening = false;
     };
@@ -159,5 +177,20 @@ export class RealtimeService {
       if (users.size === 0) this.present.delete(conversationId);
     }
     if (wasPresent !== instances.size > 0) listener.presence({ conversationId, userId, status });
+  }
+
+  /** Ends the presence of the users of instances not heard from for a while. */
+  private forgetSilent(listener: RealtimeListener): void {
+    const heardSince = Date.now() - MISSED_BEACONS * this.beaconMs;
+    for (const [instance, heard] of this.lastHeard) {
+      if (instance === this.instance || heard >= heardSince) continue;
+      for (const [conversationId, users] of this.present) {
+        for (const [userId, instances] of users) {
+          if (!instances.has(instance)) continue;
+          this.merge({ conversationId, userId, status: 'offline', instance }, listener);
+        }
+      }
+      this.lastHeard.delete(instance);
+    }
   }
 }

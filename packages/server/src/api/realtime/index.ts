@@ -5,7 +5,7 @@ import type { Registry } from 'prom-client';
 import type { Config } from '../../config/schema.js';
 import type { Credentials } from '../../core/accounts/authenticate.js';
 import type { Core } from '../../core/index.js';
-import { SESSION_COOKIE } from '../auth.js';
+import { SESSION_COOKIE, bearerToken } from '../auth.js';
 import { nativeErrorBody } from '../errors.js';
 import { NATIVE_PREFIX } from '../native/index.js';
 import { ErrorBody } from '../native/schemas.js';
@@ -86,9 +86,7 @@ export async function realtimeApi(app: FastifyInstance, { core, config, registry
 /** `?token=` first, then the Authorization header (both bearers), then the session cookie. */
 function credentialsOf(request: FastifyRequest): { credentials: Credentials; malformed: boolean } {
   const { token } = request.query as { token?: string };
-  const header = request.headers.authorization;
-  const match = header === undefined ? undefined : /^Bearer\s+(\S+)\s*$/i.exec(header);
-  const bearer = token ?? match?.[1];
-  const malformed = token === undefined && header !== undefined && !match;
-  return { credentials: { bearer, sessionCookie: request.cookies[SESSION_COOKIE] }, malformed };
+  const header = token === undefined ? bearerToken(request) : {};
+  const credentials = { bearer: token ?? header.bearer, sessionCookie: request.cookies[SESSION_COOKIE] };
+  return { credentials, malformed: header.malformed === true };
 }
