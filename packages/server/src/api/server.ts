@@ -120,8 +120,8 @@ export async function buildServer(deps: ServerDeps): Promise<FastifyInstance> {
         securitySchemes: {
           apiKey: { type: 'http', scheme: 'bearer', description: 'An API key (`pk_…`) or a session token' },
           session: { type: 'apiKey', in: 'cookie', name: 'parley_session' },
-        },
           botKey: { type: 'http', scheme: 'bearer', description: "An external bot's key (`bk_…`), on the bot API" },
+        },
       },
       security: [{ apiKey: [] }, { session: [] }],
     },

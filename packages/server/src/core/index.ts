@@ -69,8 +69,8 @@ export interface Core {
   completions: CompletionService;
   usage: UsageService;
   bots: BotService;
-  files: FileService;
   botKeys: BotKeys;
+  files: FileService;
   conversations: ConversationService;
   replies: ReplyService;
   feedback: FeedbackService;
@@ -155,9 +155,9 @@ export function createCore(config: Config, ports: CorePorts): Core {
     completions,
     usage,
     bots,
+    botKeys: new BotKeys(bots, ports.bots, ports.secretBox, ports.shared.limiter),
     files,
     conversations,
-    botKeys: new BotKeys(bots, ports.bots, ports.secretBox, ports.shared.limiter),
     replies,
     feedback: new FeedbackService(ports.conversations, access, ports.shared.bus, ports.onBackgroundError),
     realtime: new RealtimeService(access, ports.shared.bus, config.realtime.heartbeatMs, ports.onBackgroundError),
