@@ -47,6 +47,12 @@ export interface Attempt {
 
 export type DeliveryWithAttempts = Delivery & { attempts: Attempt[] };
 
+/** An outbox event as dispatch sees it: whom it concerns, not yet what it says. */
+export type OutboxEntry = Omit<OutboxEvent, 'payload'>;
+
+/** A delivery planned for an event: the store gives it the event's payload. */
+export type PlannedDelivery = Omit<Delivery, 'payload'>;
+
 /** A delivery claimed for sending, with what sending needs. */
 export type DueDelivery = Delivery & { url: string; sealedSecret: string };
 
@@ -74,13 +80,14 @@ export interface WebhookRepository {
   /**
    * Turns up to `limit` undispatched outbox events into deliveries, in one transaction: `plan`
    * picks the deliveries for the events among the active webhooks of their audiences, then the
-   * deliveries are inserted and the events marked dispatched. With several instances, each event
-   * is dispatched by one of them. Resolves to the number of events dispatched.
+   * deliveries are inserted (with their events' payloads; those of events nobody receives are
+   * never read) and the events marked dispatched. With several instances, each event is
+   * dispatched by one of them. Resolves to the number of events dispatched.
    */
   dispatch(
     limit: number,
     at: number,
-    plan: (events: OutboxEvent[], webhooks: Webhook[]) => Delivery[],
+    plan: (events: OutboxEntry[], webhooks: Webhook[]) => PlannedDelivery[],
   ): Promise<number>;
   /**
    * Claims up to `limit` pending deliveries of active webhooks that are due at `now`, leasing them

@@ -1,8 +1,14 @@
-import type { OutboxEvent } from '../events.js';
 import { newId } from '../ids.js';
 import type { Bus } from '../shared-state.js';
 import type { Deliverer } from './delivery.js';
-import type { Delivery, DueDelivery, Webhook, WebhookRepository, WebhookTransport } from './model.js';
+import type {
+  DueDelivery,
+  OutboxEntry,
+  PlannedDelivery,
+  Webhook,
+  WebhookRepository,
+  WebhookTransport,
+} from './model.js';
 import { subscribes } from './rules.js';
 
 const DISPATCH_BATCH = 100;
@@ -114,16 +120,15 @@ export class WebhookWorker {
 }
 
 /** Each event goes to every active webhook of its audience that subscribes to its type. */
-export function planDeliveries(events: OutboxEvent[], webhooks: Webhook[], at: number): Delivery[] {
+export function planDeliveries(events: OutboxEntry[], webhooks: Webhook[], at: number): PlannedDelivery[] {
   return events.flatMap((event) =>
     webhooks
       .filter((w) => w.active && event.audience.includes(w.ownerId) && subscribes(w.events, event.type))
-      .map((webhook): Delivery => ({
+      .map((webhook): PlannedDelivery => ({
         id: newId(),
         webhookId: webhook.id,
         eventId: event.id,
         event: event.type,
-        payload: event.payload,
         eventCreatedAt: event.createdAt,
         status: 'pending',
         attemptCount: 0,

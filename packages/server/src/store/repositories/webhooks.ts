@@ -1,5 +1,4 @@
 import type { Kysely, Selectable, Transaction } from 'kysely';
-import type { OutboxEvent } from '../../core/events.js';
 import type {
   Attempt,
   Delivery,
@@ -7,10 +6,12 @@ import type {
   DeliveryStatus,
   DeliveryWithAttempts,
   DueDelivery,
+  OutboxEntry,
+  PlannedDelivery,
   Webhook,
   WebhookRepository,
 } from '../../core/webhooks/model.js';
-import type { OutboxEventsTable, Tables, WebhookDeliveriesTable, WebhooksTable } from '../tables.js';
+import type { Tables, WebhookDeliveriesTable, WebhooksTable } from '../tables.js';
 
 /** Rows per insert: well under both databases' limits on bound parameters. */
 const INSERT_CHUNK = 500;
@@ -122,7 +123,7 @@ export class SqlWebhookRepository implements WebhookRepository {
   async dispatch(
     limit: number,
     at: number,
-    plan: (events: OutboxEvent[], webhooks: Webhook[]) => Delivery[],
+    plan: (events: OutboxEntry[], webhooks: Webhook[]) => PlannedDelivery[],
   ): Promise<number> {
     // Every instance polls: a plain read first, so that an idle poll takes no lock.
     const waiting = await this.db
@@ -135,7 +136,7 @@ export class SqlWebhookRepository implements WebhookRepository {
     return this.db.transaction().execute(async (trx) => {
       let pending = trx
         .selectFrom('outboxEvents')
-        .selectAll()
+        .select(['id', 'type', 'audience', 'createdAt'])
         .where('dispatchedAt', 'is', null)
         .orderBy('id')
         .limit(limit);
@@ -143,7 +144,7 @@ export class SqlWebhookRepository implements WebhookRepository {
       if (this.dialect === 'postgres') pending = pending.forUpdate().skipLocked();
       const rows = await pending.execute();
       if (rows.length === 0) return 0;
-      const events = rows.map(toEvent);
+      const events = rows.map((row) => ({ ...row, audience: JSON.parse(row.audience) as string[] }));
       const audience = [...new Set(events.flatMap((e) => e.audience))];
       const webhooks =
         audience.length === 0
@@ -156,7 +157,19 @@ export class SqlWebhookRepository implements WebhookRepository {
                 .where('active', '=', 1)
                 .execute()
             ).map(toWebhook);
-      const deliveries = plan(events, webhooks).map((d) => toDeliveryRow(d, null));
+      const planned = plan(events, webhooks);
+      // Payloads are copied as stored, and only for the events someone receives.
+      const payloads = new Map<string, string>();
+      const received = [...new Set(planned.map((d) => d.eventId))];
+      for (let i = 0; i < received.length; i += INSERT_CHUNK) {
+        const chunk = await trx
+          .selectFrom('outboxEvents')
+          .select(['id', 'payload'])
+          .where('id', 'in', received.slice(i, i + INSERT_CHUNK))
+          .execute();
+        for (const { id, payload } of chunk) payloads.set(id, payload);
+      }
+      const deliveries = planned.map((d) => ({ ...d, payload: payloads.get(d.eventId)!, lockedUntil: null }));
       for (let i = 0; i < deliveries.length; i += INSERT_CHUNK) {
         await trx
           .insertInto('webhookDeliveries')
@@ -239,14 +252,4 @@ function toDeliveryRow(delivery: Delivery, lockedUntil: number | null) {
 function toDelivery(row: Selectable<WebhookDeliveriesTable>): Delivery {
   const { lockedUntil: _lease, payload, status, ...rest } = row;
   return { ...rest, status: status as DeliveryStatus, payload: JSON.parse(payload) as Record<string, unknown> };
-}
-
-function toEvent(row: Selectable<OutboxEventsTable>): OutboxEvent {
-  return {
-    id: row.id,
-    type: row.type,
-    audience: JSON.parse(row.audience) as string[],
-    payload: JSON.parse(row.payload) as Record<string, unknown>,
-    createdAt: row.createdAt,
-  };
 }
