@@ -12,8 +12,11 @@ let admin: Account;
 let alice: Account;
 let bob: Account;
 
+/** External bots' webhook URLs are checked like webhooks': these example hosts are let through. */
+const WEBHOOK_HOSTS = { webhooks: { allowlist: ['hooks.example.com', 'example.com', '127.0.0.1'] } };
+
 beforeAll(async () => {
-  server = await startServer();
+  server = await startServer(WEBHOOK_HOSTS);
   admin = await signUp(api()); // the first user of a server is admin
   alice = await signUp(api());
   bob = await signUp(api());

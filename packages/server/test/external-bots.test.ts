@@ -1,3 +1,6 @@
+import { createHmac } from 'node:crypto';
+import { createServer, type IncomingHttpHeaders, type Server } from 'node:http';
+import type { AddressInfo } from 'node:net';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { signUp, type Account } from './helpers/accounts.js';
 import { startServer, type TestServer } from './helpers/server.js';
@@ -6,20 +9,50 @@ import { allEvents, openEventStream } from './helpers/sse.js';
 let server: TestServer;
 let owner: Account;
 let other: Account;
+let program: BotProgram;
+
+/** The program behind an external bot: it receives deliveries, and answers each through the bot API. */
+interface BotProgram {
+  url: string;
+  received: { headers: IncomingHttpHeaders; body: string }[];
+  /** What to do with each delivery, once it is acknowledged. */
+  onDelivery?: (delivery: { event: string; data: any }) => Promise<void>;
+  server: Server;
+}
+
+async function startProgram(): Promise<BotProgram> {
+  const program = { received: [] } as unknown as BotProgram;
+  program.server = createServer((req, res) => {
+    let body = '';
+    req.on('data', (chunk) => (body += chunk));
+    req.on('end', () => {
+      program.received.push({ headers: req.headers, body });
+      res.writeHead(204).end();
+      void program.onDelivery?.(JSON.parse(body));
+    });
+  });
+  await new Promise<void>((resolve) => program.server.listen(0, '127.0.0.1', resolve));
+  program.url = `http://127.0.0.1:${(program.server.address() as AddressInfo).port}/hook`;
+  return program;
+}
 
 beforeAll(async () => {
-  server = await startServer();
+  program = await startProgram();
+  server = await startServer({ webhooks: { allowlist: ['127.0.0.1'], pollIntervalMs: 50, retryBaseMs: 100 } });
   owner = await signUp(server.http);
   other = await signUp(server.http);
 });
-afterAll(() => server.close());
+afterAll(async () => {
+  await server.close();
+  await new Promise((resolve) => program.server.close(resolve));
+});
 
 const api = () => server.http;
 
 async function externalBot(account: Account, name: string) {
   const res = await api().post(
     '/api/v1/bots',
-    { name, kind: 'external', webhookUrl: 'https://bots.example/hook' },
+    { name, kind: 'external', webhookUrl: program.url },
     { bearer: account.key },
   );
   expect(res.status).toBe(201);
@@ -27,6 +60,59 @@ async function externalBot(account: Account, name: string) {
 }
 
 describe('external bots', () => {
+  it('answer a user through a signed delivery and the bot API: the whole round trip', async () => {
+    const { bot, botKey, signingSecret } = await externalBot(owner, `ext-${process.pid}-trip`);
+    program.onDelivery = async ({ event, data }) => {
+      if (event !== 'bot.message') return;
+      await api().post(
+        '/api/v1/bot/messages',
+        { conversationId: data.conversationId, content: `You said: ${data.message.content}`, replyTo: data.message.id },
+        { bearer: botKey },
+      );
+    };
+    try {
+      const created = await api().post('/api/v1/conversations', { botId: bot.id }, { bearer: owner.key });
+      const conversationId = created.body.conversation.id;
+      const sent = await api().post(
+        `/api/v1/conversations/${conversationId}/messages`,
+        { content: 'Hello bot' },
+        { bearer: owner.key },
+      );
+      let history: { content: string; senderId: string; parentId: string }[] = [];
+      for (let i = 0; i < 100 && history.length < 2; i++) {
+        await new Promise((r) => setTimeout(r, 50));
+        history = (await api().get(`/api/v1/conversations/${conversationId}/messages`, { bearer: owner.key })).body
+          .items;
+      }
+      expect(history.map((m) => m.content)).toEqual(['Hello bot', 'You said: Hello bot']);
+      expect(history[1]).toMatchObject({ senderId: bot.id, parentId: sent.body.userMessage.id });
+
+      const delivery = program.received.find((r) => r.headers['x-parley-event'] === 'bot.message')!;
+      const timestamp = delivery.headers['x-parley-timestamp'];
+      const expected = createHmac('sha256', signingSecret).update(`${timestamp}.${delivery.body}`).digest('hex');
+      expect(delivery.headers['x-parley-signature']).toBe(`sha256=${expected}`);
+      expect(JSON.parse(delivery.body).data).toMatchObject({
+        conversationId,
+        bot: { id: bot.id },
+        message: { content: 'Hello bot' },
+      });
+    } finally {
+      program.onDelivery = undefined;
+    }
+  });
+
+  it('refuse webhook URLs on internal addresses that the allow-list does not name', async () => {
+    for (const webhookUrl of ['http://10.0.0.7/hook', 'http://169.254.169.254/latest', 'http://[::1]/x']) {
+      const res = await api().post(
+        '/api/v1/bots',
+        { name: `ext-${process.pid}-bad`, kind: 'external', webhookUrl },
+        { bearer: owner.key },
+      );
+      expect(res.status, webhookUrl).toBe(400);
+    }
+    expect((await api().get(`/api/v1/bots/ext-${process.pid}-bad`, { bearer: owner.key })).status).toBe(404);
+  });
+
   it('get a key and a signing secret once, stored only as a hash and sealed', async () => {
     const { bot, botKey, signingSecret } = await externalBot(owner, `ext-${process.pid}-a`);
     expect(botKey).toMatch(/^bk_[\w-]{43}$/);

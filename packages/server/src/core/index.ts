@@ -105,7 +105,12 @@ export function createCore(config: Config, ports: CorePorts): Core {
     ports.tokenCounter,
     ports.onBackgroundError,
   );
-  const bots = new BotService(ports.bots, { maxPerUser: MAX_BOTS_PER_USER });
+  // External bots' deliveries follow their bot: created with its key, moved with its URL, gone with it.
+  const bots: BotService = new BotService(ports.bots, {
+    maxPerUser: MAX_BOTS_PER_USER,
+    checkWebhookUrl: (url) => webhooks.service.checkBotUrl(url),
+    onChange: (bot, deleted) => botKeys.syncEndpoint(bot, deleted),
+  });
   const files = new FileService(ports.files, ports.blobs, config.files);
   const access = new ConversationAccess(ports.conversations, ports.groups);
   const replies = new ReplyService({
@@ -140,6 +145,7 @@ export function createCore(config: Config, ports: CorePorts): Core {
     bus: ports.shared.bus,
     onBackgroundError: ports.onBackgroundError,
   });
+  const botKeys = new BotKeys(bots, ports.bots, ports.secretBox, ports.shared.limiter, webhooks.service);
   return {
     users,
     sessions,
@@ -155,7 +161,7 @@ export function createCore(config: Config, ports: CorePorts): Core {
     completions,
     usage,
     bots,
-    botKeys: new BotKeys(bots, ports.bots, ports.secretBox, ports.shared.limiter),
+    botKeys,
     files,
     conversations,
     replies,

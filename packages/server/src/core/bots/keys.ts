@@ -3,6 +3,7 @@ import type { User } from '../accounts/model.js';
 import type { SecretBox } from '../channels/ports.js';
 import { Invalid, RateLimited, Unauthorized } from '../errors.js';
 import type { RateLimiter } from '../shared-state.js';
+import type { WebhookService } from '../webhooks/service.js';
 import type { Bot, BotRepository } from './model.js';
 import type { BotService } from './service.js';
 
@@ -29,6 +30,7 @@ export class BotKeys {
     private readonly repo: BotRepository,
     private readonly secretBox: SecretBox,
     private readonly limiter: RateLimiter,
+    private readonly webhooks: WebhookService,
   ) {}
 
   /** New credentials for an external bot the user may change; the previous ones stop working at once. */
@@ -39,11 +41,23 @@ export class BotKeys {
       botKey: BOT_KEY_PREFIX + randomBytes(32).toString('base64url'),
       signingSecret: SIGNING_SECRET_PREFIX + randomBytes(32).toString('base64url'),
     };
-    await this.repo.setKey(bot.id, {
+    const key = {
       keyHash: hash(credentials.botKey),
       sealedSigningSecret: this.secretBox.seal(credentials.signingSecret),
-    });
+    };
+    // The endpoint first: a URL refused by the address guard leaves the old credentials in place.
+    await this.syncEndpoint({ ...bot, ...key });
+    await this.repo.setKey(bot.id, key);
     return credentials;
+  }
+
+  /** Points the bot's deliveries at its current webhook URL, or stops them (an AI bot, or a deleted one). */
+  async syncEndpoint(bot: Bot, deleted = false): Promise<void> {
+    const live = !deleted && bot.kind === 'external' && bot.webhookUrl && bot.sealedSigningSecret;
+    await this.webhooks.setBotEndpoint(
+      bot.id,
+      live ? { url: bot.webhookUrl!, sealedSecret: bot.sealedSigningSecret! } : null,
+    );
   }
 
   /** The external bot a key belongs to, within its request quota. */

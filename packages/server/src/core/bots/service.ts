@@ -46,7 +46,13 @@ export interface BotInput {
 export class BotService {
   constructor(
     private readonly repo: BotRepository,
-    private readonly options: { maxPerUser: number },
+    private readonly options: {
+      maxPerUser: number;
+      /** Refuses an external bot's webhook URL that may not be called (internal addresses). */
+      checkWebhookUrl?: (url: string) => Promise<void>;
+      /** Told of every change to a bot (`deleted` when it is gone), after it is stored. */
+      onChange?: (bot: Bot, deleted: boolean) => Promise<void>;
+    },
     private readonly now: () => number = Date.now,
   ) {}
 
@@ -118,6 +124,7 @@ export class BotService {
       input,
     );
     checkBot(bot);
+    if (bot.webhookUrl) await this.options.checkWebhookUrl?.(bot.webhookUrl);
     if (bot.ownerId !== null && (await this.repo.countOwnedBy(bot.ownerId)) >= this.options.maxPerUser) {
       throw new Conflict(`A user can have at most ${this.options.maxPerUser} private bots; delete one first`);
     }
@@ -133,7 +140,10 @@ export class BotService {
     const updated = withInput({ ...bot, updatedAt: this.now() }, patch);
     if (updated.visibility === 'public') updated.ownerId = null;
     checkBot(updated);
+    if (updated.webhookUrl && updated.webhookUrl !== bot.webhookUrl)
+      await this.options.checkWebhookUrl?.(updated.webhookUrl);
     if (!(await this.repo.update(updated))) throw new NotFound('Bot');
+    await this.options.onChange?.(updated, false);
     return updated;
   }
 
@@ -147,6 +157,7 @@ export class BotService {
   async delete(user: User, id: string): Promise<void> {
     const bot = await this.editable(user, id);
     if (!(await this.repo.delete(bot.id))) throw new NotFound('Bot');
+    await this.options.onChange?.(bot, true);
   }
 
   /** The bot's commands, `/help` included. */

@@ -6,6 +6,11 @@ import type { Deliverer } from './delivery.js';
 import type { Delivery, DeliveryWithAttempts, Webhook, WebhookRepository, WebhookTransport } from './model.js';
 import { DELIVERIES_PAGE, PING_EVENT, checkEvents, checkSecret, checkUrl } from './rules.js';
 
+/** What an external bot's webhook receives: each user message sent to the bot. */
+export const BOT_MESSAGE_EVENT = 'bot.message';
+
+const botEndpointId = (botId: string) => `bot:${botId}`;
+
 /** A webhook as its owner sees it: the secret is write-only. */
 export type WebhookView = Omit<Webhook, 'sealedSecret'>;
 
@@ -155,6 +160,30 @@ export class WebhookService {
       createdAt: now,
       completedAt: null,
     };
+  }
+
+  /**
+   * Where an external bot receives the messages sent to it: a webhook of the bot's own (its
+   * audience is the bot), subscribed to `bot.message` and signed with the bot's secret, so that
+   * deliveries to bots are retried, recorded and guarded like every other. Null removes it.
+   */
+  async setBotEndpoint(botId: string, endpoint: { url: string; sealedSecret: string } | null): Promise<void> {
+    const id = botEndpointId(botId);
+    if (!endpoint) {
+      await this.repo.delete(id);
+      return;
+    }
+    const url = await this.checkTarget(endpoint.url);
+    const now = this.now();
+    const change = { url, sealedSecret: endpoint.sealedSecret, active: true, updatedAt: now };
+    if (await this.repo.update(id, change)) return;
+    const webhook: Webhook = { id, ownerId: botId, events: [BOT_MESSAGE_EVENT], ...change, createdAt: now };
+    await this.repo.insert(webhook, 1);
+  }
+
+  /** Refuses a URL deliveries may not go to, as for a webhook's. */
+  async checkBotUrl(url: string): Promise<void> {
+    await this.checkTarget(url);
   }
 
   private async checkTarget(url: string): Promise<string> {
