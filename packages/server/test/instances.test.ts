@@ -1,11 +1,9 @@
 import { request } from 'node:http';
-import { writeFileSync } from 'node:fs';
-import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { PASSWORD, signUp } from './helpers/accounts.js';
-import { TEST_REDIS_URL, isolatedStores, redisAvailable, uniqueSuffix, type Isolated } from './helpers/env.js';
+import { TEST_REDIS_URL, isolatedStores, redisAvailable, type Isolated } from './helpers/env.js';
 import { HttpClient } from './helpers/http.js';
-import { startServerProcess, type ServerProcess } from './helpers/processes.js';
+import { sharedStoresEnv, startServerProcess, type ServerProcess } from './helpers/processes.js';
 import { TEST_SECRET, generousLimits } from './helpers/server.js';
 
 const hasRedis = await redisAvailable();
@@ -21,22 +19,14 @@ describe.skipIf(!hasRedis)('two instances sharing one Redis', () => {
 
   beforeAll(async () => {
     stores = await isolatedStores();
-    const configFile = join(stores.dataDir, 'parley.config.json');
-    writeFileSync(
-      configFile,
-      JSON.stringify({
+    const env = sharedStoresEnv(
+      stores,
+      {
         ...generousLimits,
         tiers: { ...generousLimits.tiers, free: { requestsPerMinute: perMinute, requestsPerDay: 1000 } },
-      }),
+      },
+      TEST_REDIS_URL,
     );
-    const env = {
-      PARLEY_CONFIG: configFile,
-      PARLEY_DATA_DIR: stores.dataDir,
-      PARLEY_DATABASE_URL: stores.databaseUrl,
-      PARLEY_REDIS_URL: TEST_REDIS_URL,
-      PARLEY_REDIS_KEY_PREFIX: `parley-test:${uniqueSuffix()}:`,
-      PARLEY_SECRET: TEST_SECRET,
-    };
     [a, b] = await Promise.all([startServerProcess(env, stores.dataDir), startServerProcess(env, stores.dataDir)]);
     httpA = new HttpClient(a.url);
     httpB = new HttpClient(b.url);

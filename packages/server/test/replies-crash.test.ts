@@ -1,12 +1,10 @@
-import { writeFileSync } from 'node:fs';
-import { join } from 'node:path';
 import { afterAll, beforeAll, expect, it } from 'vitest';
 import { signUp } from './helpers/accounts.js';
-import { isolatedStores, type Isolated } from './helpers/env.js';
+import { REDIS_URL, isolatedStores, type Isolated } from './helpers/env.js';
 import { startFakeUpstream, type FakeUpstream } from './helpers/fake-upstream.js';
 import { HttpClient } from './helpers/http.js';
-import { startServerProcess, type ServerProcess } from './helpers/processes.js';
-import { generousLimits, TEST_SECRET } from './helpers/server.js';
+import { sharedStoresEnv, startServerProcess, type ServerProcess } from './helpers/processes.js';
+import { generousLimits } from './helpers/server.js';
 import { allEvents, openEventStream } from './helpers/sse.js';
 
 const REPLY = 'Once upon a time there was a little server that never lost a word. '.repeat(6);
@@ -19,25 +17,17 @@ let server: ServerProcess | undefined;
 beforeAll(async () => {
   stores = await isolatedStores();
   upstream = await startFakeUpstream({ reply: REPLY, chunkSize: 2, chunkDelayMs: 15 });
-  const configFile = join(stores.dataDir, 'parley.config.json');
-  writeFileSync(
-    configFile,
-    JSON.stringify({
+  env = sharedStoresEnv(
+    stores,
+    {
       ...generousLimits,
       channels: [
         { name: 'fake', provider: 'openai-compatible', baseUrl: `${upstream.url}/v1`, models: ['fake-model'] },
       ],
       chat: { generateTitles: false, saveIntervalMs: 100, streamLeaseMs: 1000 },
-    }),
+    },
+    REDIS_URL,
   );
-  env = {
-    PARLEY_CONFIG: configFile,
-    PARLEY_DATA_DIR: stores.dataDir,
-    PARLEY_DATABASE_URL: stores.databaseUrl,
-    PARLEY_REDIS_URL: process.env.PARLEY_REDIS_URL ?? '',
-    PARLEY_REDIS_KEY_PREFIX: stores.redisKeyPrefix,
-    PARLEY_SECRET: TEST_SECRET,
-  };
 });
 afterAll(async () => {
   await server?.stop('SIGKILL');

@@ -1,12 +1,10 @@
-import { writeFileSync } from 'node:fs';
-import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { signUp, type Account } from './helpers/accounts.js';
-import { TEST_REDIS_URL, isolatedStores, redisAvailable, uniqueSuffix, type Isolated } from './helpers/env.js';
+import { TEST_REDIS_URL, isolatedStores, redisAvailable, type Isolated } from './helpers/env.js';
 import { startFakeUpstream, type FakeUpstream } from './helpers/fake-upstream.js';
 import { HttpClient } from './helpers/http.js';
-import { startServerProcess, type ServerProcess } from './helpers/processes.js';
-import { TEST_SECRET, generousLimits } from './helpers/server.js';
+import { sharedStoresEnv, startServerProcess, type ServerProcess } from './helpers/processes.js';
+import { generousLimits } from './helpers/server.js';
 import { allEvents, openEventStream } from './helpers/sse.js';
 
 const hasRedis = await redisAvailable();
@@ -23,25 +21,17 @@ describe.skipIf(!hasRedis)('replies across instances', () => {
   beforeAll(async () => {
     stores = await isolatedStores();
     upstream = await startFakeUpstream({ reply: REPLY, chunkSize: 3, chunkDelayMs: 20 });
-    const configFile = join(stores.dataDir, 'parley.config.json');
-    writeFileSync(
-      configFile,
-      JSON.stringify({
+    const env = sharedStoresEnv(
+      stores,
+      {
         ...generousLimits,
         channels: [
           { name: 'fake', provider: 'openai-compatible', baseUrl: `${upstream.url}/v1`, models: ['fake-model'] },
         ],
         chat: { generateTitles: false },
-      }),
+      },
+      TEST_REDIS_URL,
     );
-    const env = {
-      PARLEY_CONFIG: configFile,
-      PARLEY_DATA_DIR: stores.dataDir,
-      PARLEY_DATABASE_URL: stores.databaseUrl,
-      PARLEY_REDIS_URL: TEST_REDIS_URL,
-      PARLEY_REDIS_KEY_PREFIX: `parley-test:${uniqueSuffix()}:`,
-      PARLEY_SECRET: TEST_SECRET,
-    };
     a = await startServerProcess(env, stores.dataDir);
     b = await startServerProcess(env, stores.dataDir);
     account = await signUp(new HttpClient(a.url));

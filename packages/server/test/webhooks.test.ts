@@ -1,8 +1,6 @@
 import { createHmac } from 'node:crypto';
-import { writeFileSync } from 'node:fs';
 import { createServer, type IncomingHttpHeaders } from 'node:http';
 import type { AddressInfo } from 'node:net';
-import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { newId } from '../src/core/ids.js';
 import type { Delivery } from '../src/core/webhooks/model.js';
@@ -11,12 +9,12 @@ import { AddressPolicy } from '../src/net/address-policy.js';
 import { openDatabase, type Database } from '../src/store/database.js';
 import { SqlWebhookRepository } from '../src/store/repositories/webhooks.js';
 import { signUp, type Account } from './helpers/accounts.js';
-import { DATABASE_URL, REDIS_URL, isolatedStores, uniqueSuffix, type Isolated } from './helpers/env.js';
+import { DATABASE_URL, REDIS_URL, isolatedStores, type Isolated } from './helpers/env.js';
 import { DEFAULT_REPLY } from './helpers/fake-upstream.js';
 import { startGateway } from './helpers/gateway.js';
 import { HttpClient } from './helpers/http.js';
-import { startServerProcess, type ServerProcess } from './helpers/processes.js';
-import { TEST_SECRET, generousLimits, startServer, type TestServer } from './helpers/server.js';
+import { sharedStoresEnv, startServerProcess, type ServerProcess } from './helpers/processes.js';
+import { generousLimits, startServer, type TestServer } from './helpers/server.js';
 
 const SECRET = 'whsec-0123456789abcdef';
 const ALLOW_LOOPBACK = ['127.0.0.1'];
@@ -575,15 +573,8 @@ describe('webhook deliveries from two instances', () => {
   });
 
   it('sends each delivery exactly once', async () => {
-    const configFile = join(stores.dataDir, 'parley.config.json');
-    writeFileSync(configFile, JSON.stringify({ ...generousLimits, webhooks: FAST }));
     const env = {
-      PARLEY_CONFIG: configFile,
-      PARLEY_DATA_DIR: stores.dataDir,
-      PARLEY_DATABASE_URL: stores.databaseUrl,
-      PARLEY_REDIS_URL: REDIS_URL,
-      PARLEY_REDIS_KEY_PREFIX: `parley-test:${uniqueSuffix()}:`,
-      PARLEY_SECRET: TEST_SECRET,
+      ...sharedStoresEnv(stores, { ...generousLimits, webhooks: FAST }, REDIS_URL),
       PARLEY_WEBHOOK_ALLOWLIST: ALLOW_LOOPBACK.join(','),
     };
     instances.push(

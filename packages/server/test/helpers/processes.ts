@@ -1,6 +1,10 @@
 import { spawn, type ChildProcess } from 'node:child_process';
+import { writeFileSync } from 'node:fs';
+import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import type { Config } from '../../src/config/schema.js';
+import { uniqueSuffix, type Isolated } from './env.js';
+import { TEST_SECRET } from './server.js';
 
 /** The built CLI: what `npm start` and operators run. `npm test` builds it first. */
 export const CLI = fileURLToPath(new URL('../../dist/cli/main.js', import.meta.url));
@@ -20,6 +24,23 @@ export function envFor(config: Config): Record<string, string> {
     PARLEY_REDIS_KEY_PREFIX: config.redisKeyPrefix,
     PARLEY_SECRET: config.secret,
     PARLEY_LOG_LEVEL: 'warn',
+  };
+}
+
+/**
+ * The environment of `parley serve` processes that share the test's stores (and, given a Redis URL,
+ * one Redis namespace of their own), with `config` as their config file.
+ */
+export function sharedStoresEnv(stores: Isolated, config: object, redisUrl: string): Record<string, string> {
+  const configFile = join(stores.dataDir, 'parley.config.json');
+  writeFileSync(configFile, JSON.stringify(config));
+  return {
+    PARLEY_CONFIG: configFile,
+    PARLEY_DATA_DIR: stores.dataDir,
+    PARLEY_DATABASE_URL: stores.databaseUrl,
+    PARLEY_REDIS_URL: redisUrl,
+    PARLEY_REDIS_KEY_PREFIX: `parley-test:${uniqueSuffix()}:`,
+    PARLEY_SECRET: TEST_SECRET,
   };
 }
 

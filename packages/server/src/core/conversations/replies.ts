@@ -284,23 +284,14 @@ export class ReplyService {
       if (!question || question.conversationId !== conversation.id) throw new NotFound('Message');
       parentId = question.id;
     }
-    const now = Date.now();
-    const message: Message = {
-      id: newId(),
+    const message = newMessage({
       conversationId: conversation.id,
       senderId: bot.id,
       role: 'assistant',
       content,
-      attachments: [],
-      model: null,
-      usage: null,
       status: input.stream ? 'streaming' : 'complete',
-      error: null,
       parentId,
-      clientId: null,
-      createdAt: now,
-      updatedAt: now,
-    };
+    });
     const audience = await this.deps.access.audience(conversation);
     const events = [outboxEvent('message.new', audience, { conversationId: conversation.id, message })];
     if (!input.stream) events.push(await this.completedEvent(conversation, message, audience));
@@ -367,23 +358,16 @@ export class ReplyService {
     const files: StoredFile[] = attachmentIds.length ? await this.deps.files.attachable(user, attachmentIds) : [];
     const { bot, model, group } = await this.replier(user, conversation);
 
-    const now = Date.now();
-    const userMessage: Message = {
-      id: newId(),
+    const userMessage = newMessage({
       conversationId: conversation.id,
       senderId: user.id,
       role: 'user',
       content: input.content,
       attachments: files.map((f) => f.id),
-      model: null,
-      usage: null,
       status: 'complete',
-      error: null,
       parentId: input.parentId,
       clientId: input.clientId ?? null,
-      createdAt: now,
-      updatedAt: now,
-    };
+    });
     const answered =
       bot?.kind !== 'external' && (group === null || (bot !== null && addressesBot(group, bot, input.content)));
     const outcome = answered ? this.deps.bots.interpret(bot, input.content) : undefined;
@@ -421,23 +405,15 @@ export class ReplyService {
   }
 
   private newReply(question: Message, bot: Bot | null, model: ModelInfo | undefined): Message {
-    const now = Date.now();
-    return {
-      id: newId(),
+    return newMessage({
       conversationId: question.conversationId,
       senderId: bot?.id ?? null,
       role: 'assistant',
       content: '',
-      attachments: [],
       model: model?.id ?? null,
-      usage: null,
       status: 'streaming',
-      error: null,
       parentId: question.id,
-      clientId: null,
-      createdAt: now,
-      updatedAt: now,
-    };
+    });
   }
 
   /** Who answers in the conversation: its bot (if it still exists), with which model, and its group's rules. */
@@ -589,6 +565,25 @@ export class ReplyService {
   private publish(topic: string, event: unknown): void {
     this.deps.bus.publish(topic, event).catch(this.deps.onBackgroundError);
   }
+}
+
+/** A message as it is first stored: what differs between kinds of message is given, the rest is blank. */
+function newMessage(
+  fields: Pick<Message, 'conversationId' | 'senderId' | 'role' | 'content' | 'status' | 'parentId'> &
+    Partial<Pick<Message, 'attachments' | 'model' | 'clientId'>>,
+): Message {
+  const now = Date.now();
+  return {
+    id: newId(),
+    attachments: [],
+    model: null,
+    usage: null,
+    error: null,
+    clientId: null,
+    ...fields,
+    createdAt: now,
+    updatedAt: now,
+  };
 }
 
 function checkClientId(clientId: string): void {

@@ -333,86 +333,49 @@ function decodeCursor(cursor: string): { updatedAt: number; id: string } {
   return { updatedAt: Number(updatedAt) || 0, id: id ?? '' };
 }
 
-export function toConversationRow(c: Conversation): ConversationsTable {
+export function toConversationRow(conversation: Conversation): ConversationsTable {
+  const { variables, lastMessage, ...same } = conversation;
   return {
-    id: c.id,
-    ownerId: c.ownerId,
-    botId: c.botId,
-    groupId: c.groupId,
-    title: c.title,
-    model: c.model,
-    systemPrompt: c.systemPrompt,
-    variables: JSON.stringify(c.variables),
-    contextClearedAt: c.contextClearedAt,
-    messageCount: c.messageCount,
-    lastMessageId: c.lastMessage?.id ?? null,
-    lastMessagePreview: c.lastMessage?.preview ?? null,
-    lastMessageAt: c.lastMessage?.createdAt ?? null,
-    createdAt: c.createdAt,
-    updatedAt: c.updatedAt,
+    ...same,
+    variables: JSON.stringify(variables),
+    lastMessageId: lastMessage?.id ?? null,
+    lastMessagePreview: lastMessage?.preview ?? null,
+    lastMessageAt: lastMessage?.createdAt ?? null,
   };
 }
 
 function toConversation(row: Selectable<ConversationsTable>): Conversation {
+  const { variables, lastMessageId, lastMessagePreview, lastMessageAt, ...same } = row;
   return {
-    id: row.id,
-    ownerId: row.ownerId,
-    botId: row.botId,
-    groupId: row.groupId,
-    title: row.title,
-    model: row.model,
-    systemPrompt: row.systemPrompt,
-    variables: JSON.parse(row.variables) as Record<string, string>,
-    contextClearedAt: row.contextClearedAt,
-    messageCount: Number(row.messageCount),
+    ...same,
+    variables: JSON.parse(variables) as Record<string, string>,
     lastMessage:
-      row.lastMessageId === null
+      lastMessageId === null
         ? null
-        : { id: row.lastMessageId, preview: row.lastMessagePreview ?? '', createdAt: row.lastMessageAt ?? 0 },
-    createdAt: row.createdAt,
-    updatedAt: row.updatedAt,
+        : { id: lastMessageId, preview: lastMessagePreview ?? '', createdAt: lastMessageAt ?? 0 },
   };
 }
 
-function toMessageRow(m: Message): Insertable<MessagesTable> {
+function toMessageRow(message: Message): Insertable<MessagesTable> {
+  const { attachments, usage, error, ...same } = message;
   return {
-    id: m.id,
-    conversationId: m.conversationId,
-    senderId: m.senderId,
-    role: m.role,
-    content: m.content,
-    attachments: JSON.stringify(m.attachments),
-    model: m.model,
-    promptTokens: m.usage?.promptTokens ?? null,
-    completionTokens: m.usage?.completionTokens ?? null,
-    status: m.status,
-    error: m.error && JSON.stringify(m.error),
-    parentId: m.parentId,
-    clientId: m.clientId,
-    createdAt: m.createdAt,
-    updatedAt: m.updatedAt,
+    ...same,
+    attachments: JSON.stringify(attachments),
+    promptTokens: usage?.promptTokens ?? null,
+    completionTokens: usage?.completionTokens ?? null,
+    error: error && JSON.stringify(error),
   };
 }
 
 function toMessage(row: Selectable<MessagesTable>): Message {
+  const { attachments, promptTokens, completionTokens, error, deltaCount: _seq, ...same } = row;
   return {
-    id: row.id,
-    conversationId: row.conversationId,
-    senderId: row.senderId,
+    ...same,
     role: row.role as Message['role'],
-    content: row.content,
-    attachments: JSON.parse(row.attachments) as string[],
-    model: row.model,
-    usage:
-      row.promptTokens === null || row.completionTokens === null
-        ? null
-        : { promptTokens: row.promptTokens, completionTokens: row.completionTokens },
     status: row.status as Message['status'],
-    error: row.error === null ? null : (JSON.parse(row.error) as Message['error']),
-    parentId: row.parentId,
-    clientId: row.clientId,
-    createdAt: Number(row.createdAt),
-    updatedAt: Number(row.updatedAt),
+    attachments: JSON.parse(attachments) as string[],
+    usage: promptTokens === null || completionTokens === null ? null : { promptTokens, completionTokens },
+    error: error === null ? null : (JSON.parse(error) as Message['error']),
   };
 }
 
