@@ -498,29 +498,42 @@ describe('replies', () => {
   });
 
   it('closes a socket that stops reading (1013) and lets go of what it held', async () => {
-    // More than the operating system buffers between the two ends, so that the server's own buffer fills.
-    upstream().configure({ reply: 'x'.repeat(24 * 1024 * 1024), chunkSize: 64 * 1024, chunkDelayMs: 0 });
+    // A server of its own, whose heartbeat does not cut the silent socket first.
+    const flood = await startGateway({
+      channel: { models: ['fake-model'] },
+      overrides: { 'chat.generateTitles': false, realtime: { ...REALTIME, heartbeatMs: 60_000 } },
+    });
     try {
-      const conversationId = await newConversation(alice);
-      const slow = await socketOf(alice);
-      const reader = await socketOf(alice);
-      await subscribed(slow, conversationId);
-      await subscribed(reader, conversationId);
-      const slowBefore = await metric(api(), 'parley_websocket_closes_total', 'reason="slow"');
+      // A reply that goes on until the slow socket is dropped, whatever the operating system buffers.
+      flood.upstreams[0]!.configure({ reply: 'x'.repeat(64 * 1024 * 1024), chunkSize: 64 * 1024, chunkDelayMs: 1 });
+      const http = flood.server.http;
+      const account = await signUp(http);
+      const conversationId = (await http.post('/api/v1/conversations', {}, { bearer: account.key })).body.conversation
+        .id as string;
+      const [slow, reader] = [
+        await open(flood.server.url, `/api/v1/ws?token=${account.key}`),
+        await open(flood.server.url, `/api/v1/ws?token=${account.key}`),
+      ];
+      for (const client of [slow, reader]) {
+        await client.take((f) => f.type === 'ready');
+        await subscribed(client, conversationId);
+      }
       slow.ws._socket.pause();
-      reader.send({ type: 'message', conversationId, content: 'Flood', clientId: 'b-1' });
-      await reader.take((f) => f.type === 'completed', 60_000);
-      while ((await metric(api(), 'parley_websocket_closes_total', 'reason="slow"')) === slowBefore) await sleep(50);
+      const sent = await reader.request({ type: 'message', conversationId, content: 'Flood', clientId: 'b-1' });
+      while ((await metric(http, 'parley_websocket_closes_total', 'reason="slow"')) === 0) await sleep(50);
       slow.ws._socket.resume();
       expect((await slow.closed).code).toBe(1013);
+      const stopped = await http.post(`/api/v1/messages/${sent.reply.id}/stop`, undefined, { bearer: account.key });
+      expect(stopped.status).toBe(200);
+      await reader.take((f) => f.type === 'completed', 20_000);
       expect(slow.of('completed')).toEqual([]);
       reader.close();
       await reader.closed;
       await sleep(100);
-      expect(await metric(api(), 'parley_websocket_connections')).toBe(0);
-      expect(await metric(api(), 'parley_websocket_buffered_bytes')).toBe(0);
+      expect(await metric(http, 'parley_websocket_connections')).toBe(0);
+      expect(await metric(http, 'parley_websocket_buffered_bytes')).toBe(0);
     } finally {
-      resetUpstream();
+      await flood.close();
     }
   });
 });
@@ -608,9 +621,16 @@ describe('heartbeat and shutdown', () => {
     const account = await signUp(server.http);
     const client = await open(server.url, `/api/v1/ws?token=${account.key}`);
     await client.take((f) => f.type === 'ready');
+    // Upgrades to other routes are turned away, and hold nothing open that would delay the shutdown.
+    for (const path of ['/healthz', '/api/v1/me', '/no-such-route']) {
+      const stray = new Client(new WebSocket(`${server.url.replace(/^http/, 'ws')}${path}`));
+      await stray.closed;
+    }
+    const started = Date.now();
     const closing = server.close();
     expect((await client.closed).code).toBe(1001);
     await closing;
+    expect(Date.now() - started).toBeLessThan(3000);
   });
 });
 

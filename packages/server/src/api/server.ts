@@ -126,6 +126,9 @@ export async function buildServer(deps: ServerDeps): Promise<FastifyInstance> {
       security: [{ apiKey: [] }, { session: [] }],
     },
   });
+  // Before every other route (and after swagger, which documents it), so that each route closes a
+  // WebSocket upgrade it does not take instead of leaving its socket open.
+  await realtimeApi(app, { core: deps.core, config, registry: metrics.registry });
   await app.register(swaggerUi, {
     routePrefix: '/docs',
     // No calls to the public schema validator, and no forced HTTPS (see helmet above).
@@ -140,6 +143,5 @@ export async function buildServer(deps: ServerDeps): Promise<FastifyInstance> {
   await nativeApi(app, { core: deps.core, config, version: deps.version });
   await staticFiles(app, deps.core);
   await openAiApi(app, { core: deps.core, countError: metrics.countError });
-  await realtimeApi(app, { core: deps.core, config, registry: metrics.registry });
   return app;
 }

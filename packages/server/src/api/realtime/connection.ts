@@ -77,7 +77,6 @@ export class Connection {
   private pending = 0;
   private alive = true;
   private closing = false;
-  private reason: CloseReason = 'client';
   private readonly heartbeat: NodeJS.Timeout;
   private readonly authTimer: NodeJS.Timeout;
 
@@ -131,11 +130,7 @@ export class Connection {
 
   /** Closes with a code; what was written before still reaches a client that reads it. */
   close(code: number, reason: string, why: CloseReason): void {
-    if (this.closing) return;
-    this.closing = true;
-    this.reason = why;
-    this.detach();
-    this.socket.close(code, reason);
+    if (this.end(why)) this.socket.close(code, reason);
   }
 
   /** Whether a delta from the bus is the next one this socket should be sent (else it was, or will come another way). */
@@ -385,10 +380,7 @@ export class Connection {
 
   private beat(): void {
     if (!this.alive) {
-      this.closing = true;
-      this.reason = 'heartbeat';
-      this.detach();
-      this.socket.terminate();
+      if (this.end('heartbeat')) this.socket.terminate();
       return;
     }
     this.alive = false;
@@ -422,7 +414,15 @@ export class Connection {
     this.send(frame('error', { ref, code, message, details }));
   }
 
-  /** Stops everything the socket takes part in; idempotent. */
+  /** Decides the socket's end (once: false when it was decided before), and stops everything it takes part in. */
+  private end(why: CloseReason): boolean {
+    if (this.closing) return false;
+    this.closing = true;
+    this.hub.ending(why);
+    this.detach();
+    return true;
+  }
+
   private detach(): void {
     clearInterval(this.heartbeat);
     clearTimeout(this.authTimer);
@@ -431,9 +431,8 @@ export class Connection {
   }
 
   private closed(): void {
-    this.closing = true;
-    this.detach();
-    this.hub.closed(this, this.userId, this.reason);
+    this.end('client');
+    this.hub.closed(this, this.userId);
   }
 }
 

@@ -47,7 +47,7 @@ export class Hub implements RealtimeListener {
     });
     this.closes = new Counter({
       name: 'parley_websocket_closes_total',
-      help: 'WebSocket connections ended, by reason',
+      help: 'WebSocket connections ended (or being closed), by reason',
       labelNames: ['reason'] as const,
       registers: [registry],
     });
@@ -93,13 +93,17 @@ export class Hub implements RealtimeListener {
     if (room?.size === 0) this.rooms.delete(conversationId);
   }
 
+  /** A socket's end is decided (it is closing, or closed by its client). */
+  ending(reason: CloseReason): void {
+    this.closes.inc({ reason });
+  }
+
   /** The socket is gone (its rooms were left before): forget it. */
-  closed(connection: Connection, userId: string | undefined, reason: CloseReason): void {
+  closed(connection: Connection, userId: string | undefined): void {
     this.connections.delete(connection);
     const sockets = userId === undefined ? undefined : this.users.get(userId);
     sockets?.delete(connection);
     if (sockets?.size === 0) this.users.delete(userId!);
-    this.closes.inc({ reason });
   }
 
   messageCreated(message: Message): void {

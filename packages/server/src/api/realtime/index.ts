@@ -39,15 +39,16 @@ export interface RealtimeContext {
 /** The native WebSocket at `/api/v1/ws`. */
 export async function realtimeApi(app: FastifyInstance, { core, config, registry }: RealtimeContext): Promise<void> {
   const hub = new Hub(core, config.realtime, app.log, registry);
+  // On the root: every route answers an upgrade, this one by taking it, the others by closing it.
+  await app.register(websocket, {
+    options: { maxPayload: config.realtime.maxPayloadBytes, closeTimeout: CLOSE_TIMEOUT_MS },
+    preClose: () => hub.close(),
+    // Protocol errors (an oversize frame, bad UTF-8) close the socket with their code already;
+    // network errors end it. Neither is the server's fault.
+    errorHandler: (err, _socket, request) => request.log.debug({ err }, 'websocket error'),
+  });
   await app.register(
     async (scope) => {
-      await scope.register(websocket, {
-        options: { maxPayload: config.realtime.maxPayloadBytes, closeTimeout: CLOSE_TIMEOUT_MS },
-        preClose: () => hub.close(),
-        // Protocol errors (an oversize frame, bad UTF-8) close the socket with their code already;
-        // network errors end it. Neither is the server's fault.
-        errorHandler: (err, _socket, request) => request.log.debug({ err }, 'websocket error'),
-      });
       scope.route({
         method: 'GET',
         url: '/ws',
