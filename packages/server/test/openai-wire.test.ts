@@ -173,4 +173,33 @@ describe('the OpenAI-wire relay', () => {
     expect(late.batches.map((b) => b.text)).toEqual([first]);
     expect(late.error).toMatchObject({ message: 'overloaded', retryable: true });
   });
+
+  it('reads a response on to its end after [DONE], a failure meanwhile being no failure of the answer', async () => {
+    // An upstream that never ends its response after [DONE].
+    server = createServer((_req, res) => {
+      res.writeHead(200, { 'content-type': 'text/event-stream' });
+      res.write(event(chunk({ role: 'assistant', content: 'a' })) + 'data: [DONE]\n\n');
+    });
+    await new Promise<void>((resolve) => server!.listen(0, '127.0.0.1', resolve));
+    const baseUrl = `http://127.0.0.1:${(server.address() as AddressInfo).port}/v1`;
+    const provider = openAiWireProvider({ kind: 'openai-compatible', baseUrl, apiKey: '' });
+    const request = { model: 'm', messages: [{ role: 'user' as const, content: 'hi' }] };
+    try {
+      for (const read of [
+        (signal: AbortSignal) => provider.relay!(request, signal, { model: 'm', includeUsage: false }),
+        (signal: AbortSignal) => provider.chatBatches!(request, signal),
+      ]) {
+        const controller = new AbortController();
+        const answer = read(controller.signal)[Symbol.asyncIterator]();
+        expect((await answer.next()).done).toBe(false);
+        const rest = answer.next();
+        // As routing's idle watch stops an upstream gone silent.
+        setTimeout(() => controller.abort(new UpstreamError('silent', true)), 50);
+        await expect(rest).resolves.toEqual({ done: true, value: undefined });
+      }
+    } finally {
+      server.closeAllConnections();
+      await provider.close?.();
+    }
+  });
 });

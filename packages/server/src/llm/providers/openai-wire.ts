@@ -229,11 +229,7 @@ interface WireCompletion {
   usage?: WireUsage;
 }
 
-/**
- * Parses `data:` events as they arrive; the deltas of one upstream read (often many) make one batch.
- * What follows [DONE] is read and dropped: a response read to its end frees its connection for the
- * next request, where one given up would be closed.
- */
+/** Parses `data:` events as they arrive; the deltas of one upstream read (often many) make one batch. */
 async function* fromEventStream(body: AsyncIterable<Buffer>, signal: AbortSignal): AsyncGenerator<ChatDelta[]> {
   // Decoded read by read; a character split across two reads is held back until it is whole.
   const decoder = new StringDecoder('utf8');
@@ -241,8 +237,7 @@ async function* fromEventStream(body: AsyncIterable<Buffer>, signal: AbortSignal
   let reason: FinishReason | undefined;
   let usage: TokenUsage | undefined;
   let done = false;
-  for await (const bytes of body) {
-    if (done) continue;
+  for await (const bytes of readsUntil(body, () => done)) {
     const batch: ChatDelta[] = [];
     const text = decoder.write(bytes);
     const buffer = carry ? carry + text : text;
@@ -289,8 +284,7 @@ async function* fromEventStream(body: AsyncIterable<Buffer>, signal: AbortSignal
  * than parsed for what Parley must know or change — an error, the usage chunk, the finish, the
  * answer's text, the model's name — and otherwise as the upstream wrote them. Events before the
  * first token are parsed and held back, so that routing may still fail over until then; a role
- * chunk is added when the upstream sends none, as OpenAI's clients need one. As for deltas, what
- * follows [DONE] is read and dropped.
+ * chunk is added when the upstream sends none, as OpenAI's clients need one.
  */
 async function* relayEventStream(
   body: AsyncIterable<Buffer>,
@@ -302,7 +296,8 @@ async function* relayEventStream(
   let renamed: ((text: string) => string) | undefined;
   const state = { finished: false };
   let done = false;
-  for await (const events of wholeEvents(body)) {
+  for await (const events of wholeEvents(readsUntil(body, () => done))) {
+    // Only a last line without its blank line can still come: it follows [DONE], and goes.
     if (done) continue;
     let text = held + events;
     let head = '';
@@ -330,6 +325,20 @@ async function* relayEventStream(
     return;
   }
   throw new UpstreamError('The upstream ended its stream before finishing the answer', true);
+}
+
+/**
+ * The reads of a response body until the answer is whole, then the rest of the body read and
+ * dropped: a response read to its end frees its connection for the next request, where one given
+ * up would be closed. A failure meanwhile (an upstream that never ends, stopped by routing's idle
+ * watch) is no failure of the answer.
+ */
+async function* readsUntil(body: AsyncIterable<Buffer>, whole: () => boolean): AsyncGenerator<Buffer> {
+  try {
+    for await (const bytes of body) if (!whole()) yield bytes;
+  } catch (err) {
+    if (!whole()) throw err;
+  }
 }
 
 const DONE_EVENT = 'data: [DONE]\n\n';
