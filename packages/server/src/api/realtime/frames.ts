@@ -10,7 +10,8 @@ import { MessageBody } from '../native/conversation-schemas.js';
 import { messageBody } from '../native/reply-events.js';
 
 const Id = Type.String({ minLength: 1, maxLength: 64 });
-const Ref = Type.Union([Type.String({ maxLength: 64 }), Type.Integer()], {
+const MAX_REF_LENGTH = 64;
+const Ref = Type.Union([Type.String({ maxLength: MAX_REF_LENGTH }), Type.Integer()], {
   description: 'Any id of yours: echoed as `ref` in the answer or error to this frame',
 });
 const ConversationId = Type.String({ minLength: 1, maxLength: 64, description: 'The conversation (the room)' });
@@ -101,7 +102,7 @@ export const SERVER_FRAMES = {
     clientId: Type.String(),
     duplicate: Type.Boolean({ description: 'The clientId was sent before: these are the messages stored then' }),
     userMessage: Message,
-    reply: Type.Union([Message, Type.Null()]),
+    reply: Type.Union([Message, Type.Null()], { description: 'The reply as started, or null' }),
   }),
   stopped: serverFrame('stopped', 'The reply as it ended (status `cancelled` unless it had ended already)', {
     ref: RefOut,
@@ -178,7 +179,9 @@ export function parseFrame(text: string): Parsed {
     return { error: invalid('A frame must be a JSON object') };
   }
   const { type, id } = value as { type?: unknown; id?: unknown };
-  const ref = typeof id === 'string' || typeof id === 'number' ? id : undefined;
+  // Echoed only when it is a valid id (an oversize one would be sent back whole).
+  const ref =
+    (typeof id === 'string' && id.length <= MAX_REF_LENGTH) || Number.isSafeInteger(id) ? (id as FrameRef) : undefined;
   const validate = typeof type === 'string' ? validators.get(type) : undefined;
   if (!validate) {
     return { error: invalid(`frame.type must be one of ${[...validators.keys()].join(', ')}`, 'type'), ref };
@@ -196,16 +199,17 @@ function validationError(errors: ErrorObject[]): ApiError {
   return toApiError(error as unknown as FastifyError);
 }
 
-/** The frames, one line each with their fields, for the route's OpenAPI description. */
+/** The frames, one line each with their fields (`id`, told of once for all), for the route's OpenAPI description. */
 export function describeFrames(frames: Record<string, TObject>): string {
   return Object.entries(frames)
     .map(([type, schema]) => {
       const fields = Object.entries(schema.properties as Record<string, TSchema>)
-        .filter(([name]) => name !== 'type')
+        .filter(([name]) => name !== 'type' && name !== 'id')
         .map(([name, field]) => {
           const optional = !(schema.required ?? []).includes(name);
+          const values = field.enum ? ` (${(field.enum as string[]).map((v) => `\`${v}\``).join(' | ')})` : '';
           const note = field.description ? `: ${field.description}` : '';
-          return `\`${name}${optional ? '?' : ''}\`${note}`;
+          return `\`${name}${optional ? '?' : ''}\`${values}${note}`;
         });
       return `- \`${type}\` — ${schema.description}${fields.length ? `. Fields: ${fields.join('; ')}` : ''}`;
     })
