@@ -17,6 +17,7 @@ import { CompletionService } from './completions.js';
 import { ConversationAccess } from './conversations/access.js';
 import { FeedbackService } from './conversations/feedback.js';
 import type { ConversationRepository } from './conversations/model.js';
+import { BotReplies } from './conversations/bot-replies.js';
 import { ReplyService } from './conversations/replies.js';
 import { ConversationService } from './conversations/service.js';
 import type { TokenCounter } from './context-window.js';
@@ -73,6 +74,7 @@ export interface Core {
   files: FileService;
   conversations: ConversationService;
   replies: ReplyService;
+  botReplies: BotReplies;
   feedback: FeedbackService;
   realtime: RealtimeService;
   groups: GroupService;
@@ -165,6 +167,14 @@ export function createCore(config: Config, ports: CorePorts): Core {
     files,
     conversations,
     replies,
+    botReplies: new BotReplies({
+      repo: ports.conversations,
+      access,
+      streams: ports.shared.streams,
+      bus: ports.shared.bus,
+      chat: config.chat,
+      onBackgroundError: ports.onBackgroundError,
+    }),
     feedback: new FeedbackService(ports.conversations, access, ports.shared.bus, ports.onBackgroundError),
     realtime: new RealtimeService(access, ports.shared.bus, config.realtime.heartbeatMs, ports.onBackgroundError),
     groups: new GroupService(ports.groups, bots, conversations, ports.shared.bus, ports.onBackgroundError),

@@ -4,15 +4,15 @@ import type { Bot } from '../bots/model.js';
 import type { ChatRequest, ModelInfo, TokenUsage } from '../chat-model.js';
 import type { CallContext, CompletionService } from '../completions.js';
 import { messageText, type TokenCounter } from '../context-window.js';
-import { Conflict, DomainError, Invalid, ModelNotFound, NotFound } from '../errors.js';
+import { DomainError, Invalid, ModelNotFound } from '../errors.js';
 import { outboxEvent } from '../events.js';
 import type { StoredFile } from '../files/model.js';
 import type { Group, GroupRepository } from '../groups/model.js';
 import { addressesBot } from '../groups/service.js';
-import { newId } from '../ids.js';
 import type { Bus, StreamBuffer, StreamEnd } from '../shared-state.js';
 import type { ConversationAccess } from './access.js';
 import { buildChatRequest, type ContextSources } from './context.js';
+import { completedEvent, newMessage } from './messages.js';
 import type { Conversation, Message } from './model.js';
 import { CLIENT_ID, MAX_ATTACHMENTS_PER_MESSAGE } from './rules.js';
 import { fallbackTitle, generateTitle } from './titles.js';
@@ -22,17 +22,6 @@ export interface Caller {
   user: User;
   apiKeyId: string | null;
   surface: string;
-}
-
-/** What an external bot's program posts. */
-export interface BotMessage {
-  conversationId: string;
-  /** The whole message; empty when it is streamed as deltas. */
-  content?: string;
-  /** Streamed: the message stays `streaming` until completed, taking deltas meanwhile. */
-  stream?: boolean;
-  /** The message answered; default the conversation's latest. */
-  replyTo?: string;
 }
 
 export interface NewMessage {
@@ -253,7 +242,7 @@ export class ReplyService {
       const content = buffered !== undefined && buffered.length > message.content.length ? buffered : message.content;
       const ended: Message = { ...message, content, status: 'error', error: INTERRUPTED, updatedAt: Date.now() };
       const conversation = await this.deps.repo.findById(message.conversationId);
-      const events = conversation ? [await this.completedEvent(conversation, ended)] : [];
+      const events = conversation ? [await completedEvent(this.deps.access, conversation, ended)] : [];
       await this.deps.repo.updateMessage(
         message,
         { content, status: 'error', error: INTERRUPTED, updatedAt: ended.updatedAt },
@@ -262,83 +251,6 @@ export class ReplyService {
       this.deps.streams.end(message.id, { status: 'error', error: INTERRUPTED });
       this.publish('message.completed', { message: ended });
     }
-  }
-
-  /** A message from an external bot's program, in a conversation the bot answers (a group's room included). */
-  async botPost(bot: Bot, input: BotMessage): Promise<Message> {
-    const conversation = await this.deps.repo.findById(input.conversationId);
-    if (!conversation || conversation.botId !== bot.id) throw new NotFound('Conversation');
-    const content = input.content ?? '';
-    if (content.length > this.deps.chat.maxMessageChars) {
-      throw new Invalid(`content must be at most ${this.deps.chat.maxMessageChars} characters`, 'content');
-    }
-    if (input.stream ? content !== '' : !content.trim()) {
-      throw new Invalid(
-        input.stream ? 'A streamed message starts empty: send its text as deltas' : 'content must not be empty',
-        'content',
-      );
-    }
-    let parentId = await this.deps.repo.latestMessageId(conversation.id);
-    if (input.replyTo !== undefined) {
-      const question = await this.deps.repo.findMessage(input.replyTo);
-      if (!question || question.conversationId !== conversation.id) throw new NotFound('Message');
-      parentId = question.id;
-    }
-    const message = newMessage({
-      conversationId: conversation.id,
-      senderId: bot.id,
-      role: 'assistant',
-      content,
-      status: input.stream ? 'streaming' : 'complete',
-      parentId,
-    });
-    const audience = await this.deps.access.audience(conversation);
-    const events = [outboxEvent('message.new', audience, { conversationId: conversation.id, message })];
-    if (!input.stream) events.push(await this.completedEvent(conversation, message, audience));
-    await this.deps.repo.insertMessages([message], events);
-    this.publish('message.created', { message });
-    if (!input.stream) {
-      this.deps.streams.append(message.id, 1, content);
-      this.deps.streams.end(message.id, { status: 'complete' });
-      this.publish('message.completed', { message });
-    }
-    return message;
-  }
-
-  /** The next piece of a message an external bot streams; its seq. Deltas are to be sent one at a time. */
-  async botDelta(bot: Bot, messageId: string, text: string): Promise<number> {
-    const message = await this.botMessage(bot, messageId);
-    if (!text) throw new Invalid('text must not be empty', 'text');
-    if (message.content.length + text.length > this.deps.chat.maxMessageChars) {
-      throw new Invalid(`A message may hold at most ${this.deps.chat.maxMessageChars} characters`, 'text');
-    }
-    const seq = await this.deps.repo.appendDelta(message.id, text, Date.now());
-    if (seq === undefined) throw new Conflict('The message is complete; it takes no more deltas');
-    this.deps.streams.append(message.id, seq, text);
-    this.publish('message.delta', { conversationId: message.conversationId, messageId: message.id, seq, text });
-    return seq;
-  }
-
-  /** Ends a message an external bot streamed. */
-  async botComplete(bot: Bot, messageId: string): Promise<Message> {
-    const message = await this.botMessage(bot, messageId);
-    if (message.status !== 'streaming') return message;
-    const conversation = await this.deps.repo.findById(message.conversationId);
-    const ended: Message = { ...message, status: 'complete', updatedAt: Date.now() };
-    await this.deps.repo.updateMessage(
-      message,
-      { content: message.content, status: 'complete', updatedAt: ended.updatedAt },
-      conversation ? [await this.completedEvent(conversation, ended)] : [],
-    );
-    this.deps.streams.end(message.id, { status: 'complete' });
-    this.publish('message.completed', { message: ended });
-    return ended;
-  }
-
-  private async botMessage(bot: Bot, messageId: string): Promise<Message> {
-    const message = await this.deps.repo.findMessage(messageId);
-    if (!message || message.senderId !== bot.id) throw new NotFound('Message');
-    return message;
   }
 
   private async exchange(
@@ -388,7 +300,8 @@ export class ReplyService {
         }),
       );
     }
-    if (reply?.status === 'complete') events.push(await this.completedEvent(conversation, reply, audience));
+    if (reply?.status === 'complete')
+      events.push(await completedEvent(this.deps.access, conversation, reply, audience));
     await this.deps.repo.insertMessages(reply ? [userMessage, reply] : [userMessage], events);
     this.publish('message.created', { message: userMessage });
     if (!reply) return { userMessage, reply };
@@ -521,7 +434,7 @@ export class ReplyService {
     await repo.updateMessage(
       reply,
       { content, status: final.status, error: final.error, usage: final.usage, updatedAt: final.updatedAt },
-      [await this.completedEvent(conversation, final)],
+      [await completedEvent(this.deps.access, conversation, final)],
     );
     streams.end(reply.id, end);
     this.publish('message.completed', { message: final });
@@ -555,35 +468,9 @@ export class ReplyService {
     }
   }
 
-  private async completedEvent(conversation: Conversation, message: Message, audience?: string[]) {
-    return outboxEvent('message.completed', audience ?? (await this.deps.access.audience(conversation)), {
-      conversationId: conversation.id,
-      message,
-    });
-  }
-
   private publish(topic: string, event: unknown): void {
     this.deps.bus.publish(topic, event).catch(this.deps.onBackgroundError);
   }
-}
-
-/** A message as it is first stored: what differs between kinds of message is given, the rest is blank. */
-function newMessage(
-  fields: Pick<Message, 'conversationId' | 'senderId' | 'role' | 'content' | 'status' | 'parentId'> &
-    Partial<Pick<Message, 'attachments' | 'model' | 'clientId'>>,
-): Message {
-  const now = Date.now();
-  return {
-    id: newId(),
-    attachments: [],
-    model: null,
-    usage: null,
-    error: null,
-    clientId: null,
-    ...fields,
-    createdAt: now,
-    updatedAt: now,
-  };
 }
 
 function checkClientId(clientId: string): void {

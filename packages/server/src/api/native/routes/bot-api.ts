@@ -12,7 +12,7 @@ const BOT_AUTH = { auth: 'none', quota: false } as const;
 
 /** The API an external bot's program answers with, authenticated by its bot key. */
 export function botApiRoutes(app: NativeApp, { core }: NativeContext): void {
-  const { botKeys, replies } = core;
+  const { botKeys, botReplies } = core;
   const botOf = (request: FastifyRequest) => botKeys.authenticate(bearerToken(request).bearer);
 
   app.post(
@@ -39,7 +39,7 @@ export function botApiRoutes(app: NativeApp, { core }: NativeContext): void {
       },
     },
     async (request, reply) => {
-      const message = await replies.botPost(await botOf(request), request.body);
+      const message = await botReplies.post(await botOf(request), request.body);
       return reply.code(201).send({ message: messageBody(message) });
     },
   );
@@ -57,7 +57,7 @@ export function botApiRoutes(app: NativeApp, { core }: NativeContext): void {
         response: { 200: Type.Object({ seq: Type.Integer({ description: "The delta's place, from 1" }) }) },
       },
     },
-    async (request) => ({ seq: await replies.botDelta(await botOf(request), request.params.id, request.body.text) }),
+    async (request) => ({ seq: await botReplies.delta(await botOf(request), request.params.id, request.body.text) }),
   );
 
   app.post(
@@ -73,7 +73,7 @@ export function botApiRoutes(app: NativeApp, { core }: NativeContext): void {
       },
     },
     async (request) => ({
-      message: messageBody(await replies.botComplete(await botOf(request), request.params.id)),
+      message: messageBody(await botReplies.complete(await botOf(request), request.params.id)),
     }),
   );
 }
