@@ -279,6 +279,17 @@ describe('frames', () => {
     client.close();
   });
 
+  it('drops frames beyond 50 a second, telling the socket once', async () => {
+    const client = await socketOf(alice);
+    for (let i = 0; i < 60; i++) client.send({ type: 'ping', id: i });
+    expect(await client.take((f) => f.type === 'error')).toMatchObject({ code: 'RATE_LIMITED' });
+    await sleep(1100);
+    expect(client.of('pong').length).toBeLessThan(60);
+    expect(client.of('error')).toHaveLength(1);
+    expect(await client.request({ type: 'ping' })).toMatchObject({ type: 'pong' });
+    client.close();
+  });
+
   it('closes a socket that sends a frame over maxPayloadBytes (1009)', async () => {
     const client = await socketOf(alice);
     client.send({ type: 'ping', id: 'x'.repeat(REALTIME.maxPayloadBytes) });
@@ -501,7 +512,11 @@ describe('replies', () => {
     // A server of its own, whose heartbeat does not cut the silent socket first.
     const flood = await startGateway({
       channel: { models: ['fake-model'] },
-      overrides: { 'chat.generateTitles': false, realtime: { ...REALTIME, heartbeatMs: 60_000 } },
+      overrides: {
+        'chat.generateTitles': false,
+        routing: { cooldownMs: [0] },
+        realtime: { ...REALTIME, heartbeatMs: 60_000 },
+      },
     });
     try {
       // A reply that goes on until the slow socket is dropped, whatever the operating system buffers.
@@ -520,7 +535,10 @@ describe('replies', () => {
       }
       slow.ws._socket.pause();
       const sent = await reader.request({ type: 'message', conversationId, content: 'Flood', clientId: 'b-1' });
-      while ((await metric(http, 'parley_websocket_closes_total', 'reason="slow"')) === 0) await sleep(50);
+      while ((await metric(http, 'parley_websocket_closes_total', 'reason="slow"')) === 0) {
+        expect(reader.of('completed'), 'the reply ended before the slow socket was dropped').toEqual([]);
+        await sleep(50);
+      }
       slow.ws._socket.resume();
       expect((await slow.closed).code).toBe(1013);
       const stopped = await http.post(`/api/v1/messages/${sent.reply.id}/stop`, undefined, { bearer: account.key });

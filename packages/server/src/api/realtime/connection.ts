@@ -42,6 +42,8 @@ export type CloseReason =
 
 /** Frames read and not yet handled: at this many the socket is not read until they are (TCP pushes back). */
 const MAX_PENDING_FRAMES = 8;
+/** Frames of any kind one socket may send a second; those beyond are dropped (the quota counts only some). */
+const MAX_FRAMES_PER_SECOND = 50;
 /** Replies whose deltas one socket keeps count of; beyond, the oldest is forgotten. */
 const MAX_TRACKED_REPLIES = 256;
 
@@ -75,6 +77,8 @@ export class Connection {
   private readonly replies = new Map<string, ReplyProgress>();
   private queue: Promise<void> = Promise.resolve();
   private pending = 0;
+  private secondStarted = 0;
+  private framesThisSecond = 0;
   private alive = true;
   private closing = false;
   private readonly heartbeat: NodeJS.Timeout;
@@ -165,7 +169,7 @@ export class Connection {
   }
 
   private receive(data: Buffer, isBinary: boolean): void {
-    if (this.closing) return;
+    if (this.closing || this.overRate()) return;
     const parsed = isBinary ? { error: invalid('Frames are JSON text, not binary') } : parseFrame(data.toString());
     if (++this.pending === MAX_PENDING_FRAMES) this.socket.pause();
     this.queue = this.queue
@@ -177,6 +181,26 @@ export class Connection {
       .finally(() => {
         if (this.pending-- === MAX_PENDING_FRAMES && !this.closing) this.socket.resume();
       });
+  }
+
+  /** Whether the frame just read is one too many this second (the first such is answered with an error). */
+  private overRate(): boolean {
+    const now = Date.now();
+    if (now - this.secondStarted >= 1000) {
+      this.secondStarted = now;
+      this.framesThisSecond = 0;
+    }
+    if (++this.framesThisSecond <= MAX_FRAMES_PER_SECOND) return false;
+    if (this.framesThisSecond === MAX_FRAMES_PER_SECOND + 1) {
+      const message = `At most ${MAX_FRAMES_PER_SECOND} frames a second; frames beyond are dropped`;
+      this.sendError({
+        status: 429,
+        code: 'RATE_LIMITED',
+        message,
+        details: { retryAfterMs: this.secondStarted + 1000 - now },
+      });
+    }
+    return true;
   }
 
   private async handle(f: ClientFrame): Promise<void> {
