@@ -142,6 +142,7 @@ export async function openRuntime(
       await core.replies.close();
       await unsubscribe();
       await router.close();
+      await core.usage.drain();
       await shared.close();
       await database.close();
     },

@@ -34,6 +34,8 @@ export interface UsageSummaryRow {
 
 export interface UsageRepository {
   insert(record: UsageRecord): Promise<void>;
+  /** Resolves once every record inserted so far is stored. */
+  drain(): Promise<void>;
   summarize(query: { userId: string; from: number; to: number; groupBy: UsageGrouping }): Promise<UsageSummaryRow[]>;
 }
 
@@ -47,6 +49,11 @@ export class UsageService {
 
   record(record: UsageRecord): Promise<void> {
     return this.records.insert(record);
+  }
+
+  /** Waits for the records still being written (before the store closes). */
+  drain(): Promise<void> {
+    return this.records.drain();
   }
 
   /** A user's own usage between two instants (default: the last 30 days), grouped by day or model. */
