@@ -1,7 +1,6 @@
 import { randomUUID } from 'node:crypto';
 import cookie from '@fastify/cookie';
 import cors from '@fastify/cors';
-import helmet from '@fastify/helmet';
 import swagger from '@fastify/swagger';
 import swaggerUi from '@fastify/swagger-ui';
 import Fastify, { type FastifyInstance, type FastifyServerOptions } from 'fastify';
@@ -10,6 +9,7 @@ import type { Core } from '../core/index.js';
 import { errorHandler, nativeErrorBody } from './errors.js';
 import { healthRoutes } from './health.js';
 import { registerMetrics } from './metrics.js';
+import { securityHeaders } from './security-headers.js';
 import { NATIVE_PREFIX, nativeApi } from './native/index.js';
 import { staticFiles } from './native/static.js';
 import { openAiApi } from './openai/index.js';
@@ -107,10 +107,14 @@ export async function buildServer(deps: ServerDeps): Promise<FastifyInstance> {
     exposedHeaders: EXPOSED_HEADERS,
   });
   // Plain-HTTP deployments on a LAN are normal for a self-hosted server: do not force upgrades to HTTPS.
-  await app.register(helmet, {
-    global: true,
+  // Set before the handler runs, so that a route with needs of its own (the docs' CSP) can override.
+  const security = securityHeaders({
     hsts: false,
     contentSecurityPolicy: { directives: { upgradeInsecureRequests: null } },
+  });
+  app.addHook('onRequest', (_request, reply, done) => {
+    reply.headers(security);
+    done();
   });
   await app.register(swagger, {
     openapi: {
