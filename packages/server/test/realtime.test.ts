@@ -662,6 +662,7 @@ describe.skipIf(!hasRedis)('two instances', () => {
   let a: ServerProcess;
   let b: ServerProcess;
   let account: Account;
+  let env: Record<string, string>;
 
   beforeAll(async () => {
     stores = await isolatedStores();
@@ -679,7 +680,7 @@ describe.skipIf(!hasRedis)('two instances', () => {
         ],
       }),
     );
-    const env = {
+    env = {
       PARLEY_CONFIG: configFile,
       PARLEY_DATA_DIR: stores.dataDir,
       PARLEY_DATABASE_URL: stores.databaseUrl,
@@ -774,6 +775,19 @@ describe.skipIf(!hasRedis)('two instances', () => {
     await b.stop('SIGKILL');
     expect(await ownerOnA.take((f) => f.type === 'presence')).toMatchObject({ userId: bob.id, status: 'offline' });
     expect(Date.now() - started).toBeLessThan(INSTANCE_BEACON_MS * 6 + 2000);
+
+    // An instance started later learns who is present already.
+    const c = await startServerProcess(env, stores.dataDir);
+    try {
+      const bobOnC = await open(c.url, `/api/v1/ws?token=${bob.key}`);
+      await bobOnC.take((f) => f.type === 'ready');
+      await sleep(INSTANCE_BEACON_MS);
+      expect((await subscribed(bobOnC, conversationId)).online.sort()).toEqual([account.id, bob.id].sort());
+      expect(await ownerOnA.take((f) => f.type === 'presence')).toMatchObject({ userId: bob.id, status: 'online' });
+      bobOnC.close();
+    } finally {
+      await c.stop();
+    }
     ownerOnA.close();
   });
 });

@@ -51,6 +51,7 @@ const TOPICS = {
   typing: 'conversation.typing',
   presence: 'conversation.presence',
   alive: 'realtime.alive',
+  hello: 'realtime.hello',
 } as const;
 
 /** Missed beacons after which an instance is taken for dead, and its users' presence for ended. */
@@ -65,8 +66,9 @@ interface InstancePresence extends Presence {
  * Live signals of conversations beyond their stored messages: who is in one (presence) and who is
  * typing. Presence is counted per instance (its sockets joined to a conversation) and merged from
  * every instance's announcements, so a user with sockets on two instances stays online until both
- * have left. Each instance also sends a beacon now and then: the users of one that falls silent
- * (it crashed) go offline.
+ * have left. An instance that starts says hello, and the others announce their users to it again;
+ * each instance also sends a beacon now and then, and the users of one that falls silent (it
+ * crashed) go offline.
  */
 export class RealtimeService {
   private readonly instance = newId();
@@ -139,12 +141,16 @@ export class RealtimeService {
         this.merge(e, listener);
       },
       alive: (e: { instance: string }) => this.lastHeard.set(e.instance, Date.now()),
+      hello: (e: { instance: string }) => {
+        if (e.instance !== this.instance) this.announceAll();
+      },
     };
     const stops = await Promise.all(
       Object.entries(handlers).map(([name, handler]) =>
         this.bus.subscribe(TOPICS[name as keyof typeof TOPICS], handler as (event: unknown) => void),
       ),
     );
+    this.bus.publish(TOPICS.hello, { instance: this.instance }).catch(this.onBackgroundError);
     const beacon = setInterval(() => {
       this.bus.publish(TOPICS.alive, { instance: this.instance }).catch(this.onBackgroundError);
       this.forgetSilent(listener);
@@ -155,6 +161,13 @@ export class RealtimeService {
       await Promise.all(stops.map((stop) => stop()));
       this.listening = false;
     };
+  }
+
+  private announceAll(): void {
+    for (const key of this.local.keys()) {
+      const [conversationId, userId] = key.split(' ') as [string, string];
+      this.announce({ conversationId, userId, status: 'online' });
+    }
   }
 
   private announce(presence: Presence): void {
