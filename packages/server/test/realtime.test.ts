@@ -201,6 +201,15 @@ describe('authentication', () => {
     }
   });
 
+  it('takes the session cookie only from its own origin', async () => {
+    const foreign = await connect('/api/v1/ws', { headers: { cookie: alice.cookie, origin: 'http://evil.example' } });
+    expect(await foreign.request({ type: 'subscribe', conversationId: 'x' })).toMatchObject({ code: 'UNAUTHORIZED' });
+    expect((await foreign.closed).code).toBe(4408);
+    const own = await connect('/api/v1/ws', { headers: { cookie: alice.cookie, origin: gateway.server.url } });
+    expect(await own.take((f) => f.type === 'ready')).toMatchObject({ userId: alice.id });
+    own.close();
+  });
+
   it('closes a socket whose credentials are refused with 4401', async () => {
     const byQuery = await connect('/api/v1/ws?token=pk_not_a_key');
     expect(await byQuery.take((f) => f.type === 'error')).toMatchObject({ code: 'UNAUTHORIZED' });

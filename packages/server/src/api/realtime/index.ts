@@ -74,7 +74,7 @@ export async function realtimeApi(app: FastifyInstance, { core, config, registry
             .header('upgrade', 'websocket')
             .send(nativeErrorBody({ code: 'UPGRADE_REQUIRED', message: 'Connect with a WebSocket client' })),
         wsHandler: (socket, request) => {
-          const { credentials, malformed } = credentialsOf(request);
+          const { credentials, malformed } = credentialsOf(request, config.cors.origins);
           hub.connect(socket as Socket, request.ip).open(credentials, malformed);
         },
       });
@@ -84,10 +84,30 @@ export async function realtimeApi(app: FastifyInstance, { core, config, registry
   await hub.start();
 }
 
-/** `?token=` first, then the Authorization header (both bearers), then the session cookie. */
-function credentialsOf(request: FastifyRequest): { credentials: Credentials; malformed: boolean } {
+/**
+ * `?token=` first, then the Authorization header (both bearers), then the session cookie. The
+ * cookie counts only from the server's own origin or an allowed one: a browser would send it to a
+ * socket opened by any page of the same site (cross-site WebSocket hijacking).
+ */
+function credentialsOf(
+  request: FastifyRequest,
+  allowedOrigins: readonly string[],
+): { credentials: Credentials; malformed: boolean } {
   const { token } = request.query as { token?: string };
   const header = token === undefined ? bearerToken(request) : {};
-  const credentials = { bearer: token ?? header.bearer, sessionCookie: request.cookies[SESSION_COOKIE] };
+  const { origin } = request.headers;
+  const trusted = origin === undefined || allowedOrigins.includes(origin) || hostOf(origin) === request.host;
+  const credentials = {
+    bearer: token ?? header.bearer,
+    sessionCookie: trusted ? request.cookies[SESSION_COOKIE] : undefined,
+  };
   return { credentials, malformed: header.malformed === true };
+}
+
+function hostOf(origin: string): string | undefined {
+  try {
+    return new URL(origin).host;
+  } catch {
+    return undefined;
+  }
 }
