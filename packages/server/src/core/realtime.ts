@@ -7,8 +7,6 @@ import type { Bus } from './shared-state.js';
 /** A typing signal is passed on at most this often per socket and conversation; clients show it for a few seconds. */
 export const TYPING_MIN_INTERVAL_MS = 1000;
 
-export type PresenceStatus = 'online' | 'offline';
-
 export interface MessageDelta {
   conversationId: string;
   messageId: string;
@@ -26,7 +24,7 @@ export interface Typing {
 export interface Presence {
   conversationId: string;
   userId: string;
-  status: PresenceStatus;
+  status: 'online' | 'offline';
 }
 
 /** What live clients of this instance hear of, from every instance. */

@@ -145,7 +145,7 @@ export const SERVER_FRAMES = {
 };
 
 type ServerFrames = typeof SERVER_FRAMES;
-export type ServerFrame<K extends keyof ServerFrames> = Omit<Static<ServerFrames[K]>, 'type'>;
+type ServerFrame<K extends keyof ServerFrames> = Omit<Static<ServerFrames[K]>, 'type'>;
 
 /** A frame as sent: serialised once, whatever number of sockets receive it. */
 export function frame<K extends keyof ServerFrames>(type: K, fields: ServerFrame<K>): string {
@@ -165,7 +165,7 @@ const validators = new Map<string, ValidateFunction>(
   Object.entries(CLIENT_FRAMES).map(([type, schema]) => [type, ajv.compile(schema)]),
 );
 
-export type Parsed = { frame: ClientFrame } | { error: ApiError; ref?: FrameRef };
+type Parsed = { frame: ClientFrame } | { error: ApiError; ref?: FrameRef };
 
 /** Reads a client frame, or tells what is wrong with it in the words of the REST API's validation errors. */
 export function parseFrame(text: string): Parsed {

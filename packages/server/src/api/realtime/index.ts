@@ -30,7 +30,7 @@ ${describeFrames(SERVER_FRAMES)}
 
 Close codes: 1001 the server is shutting down; 1009 a frame over \`realtime.maxPayloadBytes\`; 1013 too slow (more than \`realtime.maxBufferedBytes\` waiting to be sent: reconnect and \`resume\`); 4401 credentials refused or revoked; 4408 not authenticated in time; 4429 too many sockets for the user, or over quota. A socket that misses a heartbeat ping (\`realtime.heartbeatMs\`) is cut.`;
 
-export interface RealtimeContext {
+interface RealtimeContext {
   core: Core;
   config: Config;
   registry: Registry;
