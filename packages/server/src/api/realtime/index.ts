@@ -40,8 +40,10 @@ interface RealtimeContext {
 export async function realtimeApi(app: FastifyInstance, { core, config, registry }: RealtimeContext): Promise<void> {
   const hub = new Hub(core, config.realtime, app.log, registry);
   // On the root: every route answers an upgrade, this one by taking it, the others by closing it.
+  // `closeTimeout` is newer than ws's published types.
+  const options = { maxPayload: config.realtime.maxPayloadBytes, closeTimeout: CLOSE_TIMEOUT_MS };
   await app.register(websocket, {
-    options: { maxPayload: config.realtime.maxPayloadBytes, closeTimeout: CLOSE_TIMEOUT_MS },
+    options,
     preClose: () => hub.close(),
     // Protocol errors (an oversize frame, bad UTF-8) close the socket with their code already;
     // network errors end it. Neither is the server's fault.
