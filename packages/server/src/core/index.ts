@@ -29,6 +29,7 @@ import { QuotaService } from './quotas.js';
 import { RealtimeService } from './realtime.js';
 import type { SharedState } from './shared-state.js';
 import { UsageService, type UsageRepository } from './usage.js';
+import { DomainEventPublisher } from './events.js';
 import { createWebhooks } from './webhooks/index.js';
 import type { WebhookRepository, WebhookTransport } from './webhooks/model.js';
 import type { WebhookService } from './webhooks/service.js';
@@ -100,6 +101,7 @@ export function createCore(config: Config, ports: CorePorts): Core {
   });
   const apiKeys = new ApiKeyService(ports.apiKeys, ports.onBackgroundError);
   const usage = new UsageService(ports.usage);
+  const events = new DomainEventPublisher(ports.shared.bus, ports.onBackgroundError);
   const completions = new CompletionService(
     ports.gateway,
     usage,
@@ -125,21 +127,13 @@ export function createCore(config: Config, ports: CorePorts): Core {
     completions,
     streams: ports.shared.streams,
     bus: ports.shared.bus,
+    events,
     tokens: ports.tokenCounter,
     chat: config.chat,
     singleInstance: ports.shared.kind === 'memory',
     onBackgroundError: ports.onBackgroundError,
   });
-  const conversations = new ConversationService(
-    ports.conversations,
-    access,
-    bots,
-    completions,
-    files,
-    replies,
-    ports.shared.bus,
-    ports.onBackgroundError,
-  );
+  const conversations = new ConversationService(ports.conversations, access, bots, completions, files, replies, events);
   const webhooks = createWebhooks(config.webhooks, {
     repo: ports.webhooks,
     transport: ports.webhookTransport,
@@ -171,13 +165,12 @@ export function createCore(config: Config, ports: CorePorts): Core {
       repo: ports.conversations,
       access,
       streams: ports.shared.streams,
-      bus: ports.shared.bus,
+      events,
       chat: config.chat,
-      onBackgroundError: ports.onBackgroundError,
     }),
-    feedback: new FeedbackService(ports.conversations, access, ports.shared.bus, ports.onBackgroundError),
+    feedback: new FeedbackService(ports.conversations, access, events),
     realtime: new RealtimeService(access, ports.shared.bus, config.realtime.heartbeatMs, ports.onBackgroundError),
-    groups: new GroupService(ports.groups, bots, conversations, ports.shared.bus, ports.onBackgroundError),
+    groups: new GroupService(ports.groups, bots, conversations, events),
     webhooks: webhooks.service,
     webhookWorker: webhooks.worker,
   };

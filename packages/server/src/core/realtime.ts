@@ -1,18 +1,12 @@
 import type { User } from './accounts/model.js';
 import type { ConversationAccess } from './conversations/access.js';
 import type { Conversation, Message } from './conversations/model.js';
+import type { MessageDelta } from './events.js';
 import { newId } from './ids.js';
 import type { Bus } from './shared-state.js';
 
 /** A typing signal is passed on at most this often per socket and conversation; clients show it for a few seconds. */
 export const TYPING_MIN_INTERVAL_MS = 1000;
-
-export interface MessageDelta {
-  conversationId: string;
-  messageId: string;
-  seq: number;
-  text: string;
-}
 
 export interface Typing {
   conversationId: string;

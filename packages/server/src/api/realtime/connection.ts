@@ -5,7 +5,8 @@ import type { Credentials, Principal } from '../../core/accounts/authenticate.js
 import type { Message } from '../../core/conversations/model.js';
 import { Conflict, Forbidden, Invalid, RateLimited, Unauthorized } from '../../core/errors.js';
 import type { Core } from '../../core/index.js';
-import { TYPING_MIN_INTERVAL_MS, type MessageDelta } from '../../core/realtime.js';
+import type { MessageDelta } from '../../core/events.js';
+import { TYPING_MIN_INTERVAL_MS } from '../../core/realtime.js';
 import { toApiError, type ApiError } from '../errors.js';
 import { messageBody } from '../native/reply-events.js';
 import { completedFrame, deltaFrame, frame, invalid, parseFrame, type ClientFrame, type FrameRef } from './frames.js';

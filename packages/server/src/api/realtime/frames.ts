@@ -5,7 +5,7 @@ import { CLIENT_ID, MAX_ATTACHMENTS_PER_MESSAGE } from '../../core/conversations
 import { StringEnum } from '../../lib/schema.js';
 import { toApiError, type ApiError } from '../errors.js';
 import type { Message as StoredMessage } from '../../core/conversations/model.js';
-import type { MessageDelta } from '../../core/realtime.js';
+import type { MessageDelta } from '../../core/events.js';
 import { MessageBody } from '../native/conversation-schemas.js';
 import { messageBody } from '../native/reply-events.js';
 

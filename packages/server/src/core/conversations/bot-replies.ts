@@ -1,8 +1,8 @@
 import type { Config } from '../../config/schema.js';
 import type { Bot } from '../bots/model.js';
 import { Conflict, Invalid, NotFound } from '../errors.js';
-import { outboxEvent } from '../events.js';
-import type { Bus, StreamBuffer } from '../shared-state.js';
+import { outboxEvent, type DomainEventPublisher } from '../events.js';
+import type { StreamBuffer } from '../shared-state.js';
 import type { ConversationAccess } from './access.js';
 import { completedEvent, newMessage } from './messages.js';
 import type { ConversationRepository, Message } from './model.js';
@@ -22,9 +22,8 @@ export interface BotReplyDependencies {
   repo: ConversationRepository;
   access: ConversationAccess;
   streams: StreamBuffer;
-  bus: Bus;
+  events: DomainEventPublisher;
   chat: Config['chat'];
-  onBackgroundError: (err: unknown) => void;
 }
 
 /**
@@ -66,11 +65,11 @@ export class BotReplies {
     const events = [outboxEvent('message.new', audience, { conversationId: conversation.id, message })];
     if (!input.stream) events.push(await completedEvent(this.deps.access, conversation, message, audience));
     await this.deps.repo.insertMessages([message], events);
-    this.publish('message.created', { message });
+    this.deps.events.publish('message.created', { message });
     if (!input.stream) {
       this.deps.streams.append(message.id, 1, content);
       this.deps.streams.end(message.id, { status: 'complete' });
-      this.publish('message.completed', { message });
+      this.deps.events.publish('message.completed', { message });
     }
     return message;
   }
@@ -85,7 +84,12 @@ export class BotReplies {
     const seq = await this.deps.repo.appendDelta(message.id, text, Date.now());
     if (seq === undefined) throw new Conflict('The message is complete; it takes no more deltas');
     this.deps.streams.append(message.id, seq, text);
-    this.publish('message.delta', { conversationId: message.conversationId, messageId: message.id, seq, text });
+    this.deps.events.publish('message.delta', {
+      conversationId: message.conversationId,
+      messageId: message.id,
+      seq,
+      text,
+    });
     return seq;
   }
 
@@ -101,7 +105,7 @@ export class BotReplies {
       conversation ? [await completedEvent(this.deps.access, conversation, ended)] : [],
     );
     this.deps.streams.end(message.id, { status: 'complete' });
-    this.publish('message.completed', { message: ended });
+    this.deps.events.publish('message.completed', { message: ended });
     return ended;
   }
 
@@ -109,9 +113,5 @@ export class BotReplies {
     const message = await this.deps.repo.findMessage(messageId);
     if (!message || message.senderId !== bot.id) throw new NotFound('Message');
     return message;
-  }
-
-  private publish(topic: string, event: unknown): void {
-    this.deps.bus.publish(topic, event).catch(this.deps.onBackgroundError);
   }
 }

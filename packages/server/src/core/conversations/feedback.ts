@@ -1,7 +1,7 @@
 import type { User } from '../accounts/model.js';
 import { Invalid } from '../errors.js';
 import { newId } from '../ids.js';
-import type { Bus } from '../shared-state.js';
+import type { DomainEventPublisher } from '../events.js';
 import type { ConversationAccess } from './access.js';
 import type { ConversationRepository, Feedback, FeedbackType } from './model.js';
 import { FEEDBACK_COMMENT, RATING } from './rules.js';
@@ -27,8 +27,7 @@ export class FeedbackService {
   constructor(
     private readonly repo: ConversationRepository,
     private readonly access: ConversationAccess,
-    private readonly bus: Bus,
-    private readonly onBackgroundError: (err: unknown) => void,
+    private readonly events: DomainEventPublisher,
   ) {}
 
   async give(user: User, messageId: string, input: FeedbackInput): Promise<Feedback> {
@@ -50,7 +49,7 @@ export class FeedbackService {
       createdAt: now,
       updatedAt: now,
     });
-    this.bus.publish('feedback.created', { feedback }).catch(this.onBackgroundError);
+    this.events.publish('feedback.created', { feedback });
     return feedback;
   }
 

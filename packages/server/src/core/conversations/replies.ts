@@ -5,7 +5,7 @@ import type { ChatRequest, ModelInfo, TokenUsage } from '../chat-model.js';
 import type { CallContext, CompletionService } from '../completions.js';
 import { messageText, type TokenCounter } from '../context-window.js';
 import { DomainError, Invalid, ModelNotFound } from '../errors.js';
-import { outboxEvent } from '../events.js';
+import { outboxEvent, type DomainEventPublisher } from '../events.js';
 import type { StoredFile } from '../files/model.js';
 import type { Group, GroupRepository } from '../groups/model.js';
 import { addressesBot } from '../groups/service.js';
@@ -48,6 +48,7 @@ export interface ReplyDependencies extends ContextSources {
   completions: CompletionService;
   streams: StreamBuffer;
   bus: Bus;
+  events: DomainEventPublisher;
   tokens: () => TokenCounter;
   chat: Config['chat'];
   /** No other instance shares the store: every reply still marked streaming at start was cut by a crash. */
@@ -141,7 +142,7 @@ export class ReplyService {
     if (!model) throw new ModelNotFound(this.deps.chat.defaultModel || '(no model is configured)');
     const reply = this.newReply(question, bot, model);
     await this.deps.repo.insertMessages([reply]);
-    this.publish('message.created', { message: reply });
+    this.deps.events.publish('message.created', { message: reply });
     this.launch(caller, { conversation, bot, group, model }, question, reply);
     return { userMessage: question, reply };
   }
@@ -249,7 +250,7 @@ export class ReplyService {
         events,
       );
       this.deps.streams.end(message.id, { status: 'error', error: INTERRUPTED });
-      this.publish('message.completed', { message: ended });
+      this.deps.events.publish('message.completed', { message: ended });
     }
   }
 
@@ -303,14 +304,14 @@ export class ReplyService {
     if (reply?.status === 'complete')
       events.push(await completedEvent(this.deps.access, conversation, reply, audience));
     await this.deps.repo.insertMessages(reply ? [userMessage, reply] : [userMessage], events);
-    this.publish('message.created', { message: userMessage });
+    this.deps.events.publish('message.created', { message: userMessage });
     if (!reply) return { userMessage, reply };
-    this.publish('message.created', { message: reply });
+    this.deps.events.publish('message.created', { message: reply });
     if (reply.status === 'complete') {
       // Answered by Parley itself: followers see it as any other reply.
       this.deps.streams.append(reply.id, 1, reply.content);
       this.deps.streams.end(reply.id, { status: 'complete' });
-      this.publish('message.completed', { message: reply });
+      this.deps.events.publish('message.completed', { message: reply });
     } else {
       this.launch(caller, { conversation, bot, group, model: model! }, userMessage, reply);
     }
@@ -405,7 +406,12 @@ export class ReplyService {
         content += text;
         seq++;
         streams.append(reply.id, seq, text);
-        this.publish('message.delta', { conversationId: reply.conversationId, messageId: reply.id, seq, text });
+        this.deps.events.publish('message.delta', {
+          conversationId: reply.conversationId,
+          messageId: reply.id,
+          seq,
+          text,
+        });
       }
       end = { status: 'complete' };
     } catch (err) {
@@ -437,7 +443,7 @@ export class ReplyService {
       [await completedEvent(this.deps.access, conversation, final)],
     );
     streams.end(reply.id, end);
-    this.publish('message.completed', { message: final });
+    this.deps.events.publish('message.completed', { message: final });
     if (end.status === 'complete' && question.parentId === null && conversation.title === null && chat.generateTitles) {
       void this.nameConversation(context, conversation, model, question.content, content);
     }
@@ -461,15 +467,11 @@ export class ReplyService {
       }
       const now = Date.now();
       if (await this.deps.repo.setTitleIfEmpty(conversation.id, title, now)) {
-        this.publish('conversation.updated', { conversation: { ...conversation, title, updatedAt: now } });
+        this.deps.events.publish('conversation.updated', { conversation: { ...conversation, title, updatedAt: now } });
       }
     } catch (err) {
       this.deps.onBackgroundError(err);
     }
-  }
-
-  private publish(topic: string, event: unknown): void {
-    this.deps.bus.publish(topic, event).catch(this.deps.onBackgroundError);
   }
 }
 

@@ -3,10 +3,9 @@ import type { Bot } from '../bots/model.js';
 import type { BotService } from '../bots/service.js';
 import type { CompletionService } from '../completions.js';
 import { Conflict, Invalid } from '../errors.js';
-import { outboxEvent } from '../events.js';
+import { outboxEvent, type DomainEventPublisher } from '../events.js';
 import type { FileService } from '../files/service.js';
 import { newId } from '../ids.js';
-import type { Bus } from '../shared-state.js';
 import type { ConversationAccess } from './access.js';
 import type { Conversation, ConversationQuery, ConversationRepository, Message, MessageQuery } from './model.js';
 import type { ReplyService } from './replies.js';
@@ -38,8 +37,7 @@ export class ConversationService {
     private readonly completions: CompletionService,
     private readonly files: FileService,
     private readonly replies: ReplyService,
-    private readonly bus: Bus,
-    private readonly onBackgroundError: (err: unknown) => void,
+    private readonly events: DomainEventPublisher,
   ) {}
 
   async create(user: User, input: ConversationInput): Promise<Conversation> {
@@ -47,7 +45,7 @@ export class ConversationService {
     await this.check(user, bot, input);
     const conversation = this.newConversation(user, { ...input, botId: bot?.id ?? null, groupId: null });
     await this.repo.insert(conversation);
-    this.publish('conversation.created', { conversation });
+    this.events.publish('conversation.created', { conversation });
     return conversation;
   }
 
@@ -114,7 +112,7 @@ export class ConversationService {
     };
     await this.repo.update(id, change);
     const conversation = { ...current, ...change };
-    this.publish('conversation.updated', { conversation });
+    this.events.publish('conversation.updated', { conversation });
     return conversation;
   }
 
@@ -137,7 +135,7 @@ export class ConversationService {
       outboxEvent('conversation.deleted', audience, { conversationId: conversation.id }),
     ]);
     await this.files.removeUnreferenced(fileIds);
-    this.publish('conversation.deleted', { conversationId: conversation.id, ownerId: conversation.ownerId });
+    this.events.publish('conversation.deleted', { conversationId: conversation.id, ownerId: conversation.ownerId });
   }
 
   /** Keeps the history but starts the model's context afresh from now. */
@@ -146,7 +144,7 @@ export class ConversationService {
     const now = Date.now();
     await this.repo.update(id, { contextClearedAt: now, updatedAt: now });
     const conversation = { ...current, contextClearedAt: now, updatedAt: now };
-    this.publish('conversation.updated', { conversation });
+    this.events.publish('conversation.updated', { conversation });
     return conversation;
   }
 
@@ -172,9 +170,5 @@ export class ConversationService {
     }
     if (input.variables !== undefined) this.bots.checkVariables(bot, input.variables);
     if (input.model !== undefined) await this.completions.modelFor(user, input.model);
-  }
-
-  private publish(topic: string, event: unknown): void {
-    this.bus.publish(topic, event).catch(this.onBackgroundError);
   }
 }

@@ -4,7 +4,7 @@ import type { BotService } from '../bots/service.js';
 import type { ConversationService } from '../conversations/service.js';
 import { Conflict, Forbidden, Invalid, NotFound } from '../errors.js';
 import { newId } from '../ids.js';
-import type { Bus } from '../shared-state.js';
+import type { DomainEventPublisher } from '../events.js';
 import type { Group, GroupMember, GroupRepository, Isolation, ReplyPolicy } from './model.js';
 import { GROUP_NAME, GROUP_PREFIX, MAX_GROUP_MEMBERS, MAX_OWNED_GROUPS } from './rules.js';
 
@@ -25,8 +25,7 @@ export class GroupService {
     private readonly repo: GroupRepository,
     private readonly bots: BotService,
     private readonly conversations: ConversationService,
-    private readonly bus: Bus,
-    private readonly onBackgroundError: (err: unknown) => void,
+    private readonly events: DomainEventPublisher,
   ) {}
 
   async create(user: User, input: GroupInput): Promise<Group> {
@@ -55,7 +54,7 @@ export class GroupService {
       updatedAt: now,
     };
     await this.repo.insert(group, { groupId: id, userId: user.id, role: 'owner', joinedAt: now }, room);
-    this.publish('group.created', { group: publicGroup(group) });
+    this.events.publish('group.created', { group: publicGroup(group) });
     return group;
   }
 
@@ -83,7 +82,7 @@ export class GroupService {
     await this.repo.update(group.id, change);
     if (bot !== undefined) await this.conversations.setBot(group.conversationId, bot ? bot.id : null);
     const updated = { ...group, ...change };
-    this.publish('group.updated', { group: publicGroup(updated) });
+    this.events.publish('group.updated', { group: publicGroup(updated) });
     return updated;
   }
 
@@ -92,7 +91,7 @@ export class GroupService {
     // The room goes first, while its members are still its audience for the deletion event.
     await this.conversations.deleteRoom(user, group.conversationId);
     await this.repo.delete(group.id);
-    this.publish('group.deleted', { groupId: group.id });
+    this.events.publish('group.deleted', { groupId: group.id });
   }
 
   /** A new invite code (the previous one stops working); only the owner invites. */
@@ -111,7 +110,8 @@ export class GroupService {
       throw new Conflict(`A group has at most ${MAX_GROUP_MEMBERS} members`);
     }
     const member: GroupMember = { groupId: group.id, userId: user.id, role: 'member', joinedAt: Date.now() };
-    if (await this.repo.addMember(member)) this.publish('group.member.joined', { groupId: group.id, userId: user.id });
+    if (await this.repo.addMember(member))
+      this.events.publish('group.member.joined', { groupId: group.id, userId: user.id });
     return group;
   }
 
@@ -136,7 +136,7 @@ export class GroupService {
 
   private async removeMember(group: Group, userId: string): Promise<void> {
     if (await this.repo.removeMember(group.id, userId)) {
-      this.publish('group.member.left', { groupId: group.id, conversationId: group.conversationId, userId });
+      this.events.publish('group.member.left', { groupId: group.id, conversationId: group.conversationId, userId });
     }
   }
 
@@ -151,10 +151,6 @@ export class GroupService {
     const { group } = await this.membership(user, id);
     if (group.ownerId !== user.id) throw new Forbidden('Only the group owner may do this');
     return group;
-  }
-
-  private publish(topic: string, event: unknown): void {
-    this.bus.publish(topic, event).catch(this.onBackgroundError);
   }
 }
 
