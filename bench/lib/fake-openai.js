@@ -4,8 +4,16 @@
 import http from 'node:http';
 import { pathToFileURL } from 'node:url';
 
-/** What the fake answers, for the checks of a benchmark: the reply is TOKEN repeated CHUNKS times. */
-export const FAKE = { model: 'bench-model', token: ' tok', chunks: 200, promptTokens: 8 };
+/**
+ * What the fake answers, for the checks of a benchmark: the reply is TOKEN repeated CHUNKS times ($FAKE_CHUNKS,
+ * 200 by default).
+ */
+export const FAKE = {
+  model: 'bench-model',
+  token: ' tok',
+  chunks: Number(process.env.FAKE_CHUNKS) || 200,
+  promptTokens: 8,
+};
 const content = FAKE.token.repeat(FAKE.chunks);
 const usage = {
   prompt_tokens: FAKE.promptTokens,

@@ -1,0 +1,60 @@
+import { mkdir, readdir, readFile, writeFile } from 'node:fs/promises';
+import { dirname, join } from 'node:path';
+import { summarizeProfile } from './cpuprofile.js';
+import { stopProcess } from './process.js';
+
+/**
+ * Stops a server started with `--cpu-prof --cpu-prof-dir dir` (V8 writes the profile as it exits), keeps the
+ * profile at `saveAs` for a closer look in a profiler (the summary shows self time only), and summarises the
+ * samples taken between `from` and `to` (µs of process.hrtime, the monotonic clock V8 stamps samples with).
+ */
+export async function collectProfile({ child, dir, saveAs, from, to }) {
+  await stopProcess(child);
+  const file = (await readdir(dir)).find((f) => f.endsWith('.cpuprofile'));
+  if (!file) throw new Error(`--cpu-prof wrote no profile\n${child.output()}`);
+  const text = await readFile(join(dir, file), 'utf8');
+  await mkdir(dirname(saveAs), { recursive: true });
+  await writeFile(saveAs, text);
+  const raw = JSON.parse(text);
+  const windowed = from >= raw.startTime && to <= raw.endTime;
+  return { saved: saveAs, windowed, ...summarizeProfile(raw, windowed ? { from, to } : {}) };
+}
+
+/** Now on process.hrtime's clock, in µs: the bounds `collectProfile` takes. */
+export const profileClock = () => Number(process.hrtime.bigint() / 1000n);
+
+/** Two tables of a summarised profile: by package or Parley file (self and charged), and the top functions. */
+export function profileTables(profile, label) {
+  const busy = profile.busyMs;
+  const share = (ms) => `${((ms / busy) * 100).toFixed(1)}%`;
+  const self = new Map(profile.byOrigin.map((e) => [e.name, e.ms]));
+  const charged = new Map(profile.byCaller.map((e) => [e.name, e.ms]));
+  const origins = [...new Set([...charged.keys(), ...self.keys()])]
+    .filter((name) => name !== '(idle)')
+    .sort((a, b) => (charged.get(b) ?? 0) - (charged.get(a) ?? 0) || (self.get(b) ?? 0) - (self.get(a) ?? 0))
+    .slice(0, 18);
+  const where = profile.windowed ? 'the measured round only' : 'the whole process (the round could not be isolated)';
+  return [
+    {
+      title:
+        `Parley under --cpu-prof, ${label}: main thread ${busy.toFixed(0)} ms busy of ${profile.totalMs.toFixed(0)} ms ` +
+        `(${where}); 'charged' adds the Node and V8 work each package's own frames called`,
+      columns: ['where', 'self ms', 'self', 'charged ms', 'charged'],
+      rows: origins.map((name) => [
+        name,
+        (self.get(name) ?? 0).toFixed(0),
+        share(self.get(name) ?? 0),
+        (charged.get(name) ?? 0).toFixed(0),
+        share(charged.get(name) ?? 0),
+      ]),
+    },
+    {
+      title: `top functions by self time, ${label}`,
+      columns: ['function', 'self ms', 'of busy'],
+      rows: profile.byFunction
+        .filter((e) => e.name !== '(idle)')
+        .slice(0, 20)
+        .map((e) => [e.name, e.ms.toFixed(0), share(e.ms)]),
+    },
+  ];
+}

@@ -1,0 +1,70 @@
+import { join } from 'node:path';
+import { cleanEnv, PARLEY_MAIN, parleyCli } from './parley.js';
+import { freePort, repoRoot, spawnTracked, waitForHttp } from './process.js';
+import { scratchDatabase } from './postgres.js';
+
+/** Starts `node args` on `cpu` on a free port (passed in `portVar`) and waits until `readyPath` answers 200. */
+export async function startServer({ args, env, portVar = 'PORT', readyPath, cpu, layout, cwd = repoRoot }) {
+  const port = await freePort();
+  const [command, commandArgs] = layout.on(cpu, process.execPath, args);
+  const child = spawnTracked(command, commandArgs, { cwd, env: cleanEnv({ ...env, [portVar]: String(port) }) });
+  const url = `http://127.0.0.1:${port}`;
+  await waitForHttp(`${url}${readyPath}`, { child });
+  return { child, url };
+}
+
+/** `parley serve` on `cpu`; `nodeArgs` go before the script (--cpu-prof…). */
+export function startParley({ store, cpu, layout, nodeArgs = [] }) {
+  return startServer({
+    args: [...nodeArgs, PARLEY_MAIN, 'serve'],
+    env: store.env,
+    portVar: 'PARLEY_PORT',
+    readyPath: '/readyz',
+    cpu,
+    layout,
+    // Parley also reads parley.config.* from its cwd: an empty directory keeps a stray one out.
+    cwd: store.cwd,
+  });
+}
+
+/** Tiers far above what a benchmark can send: the quota is checked on every request, never hit. */
+export const UNLIMITED_TIERS = {
+  tiers: Object.fromEntries(
+    ['free', 'basic', 'pro', 'enterprise'].map((t) => [
+      t,
+      { requestsPerMinute: 100_000_000, requestsPerDay: 1_000_000_000 },
+    ]),
+  ),
+  anonymous: { requestsPerMinute: 100_000_000 },
+};
+
+/**
+ * The stores a scenario runs Parley on: SQLite in a data directory under `scratch`, and with `postgres` (a
+ * server URL) also a database created for the run. Each is migrated and holds the bench user with an API key,
+ * all made with the CLI; `drop()` removes what the stores made outside `scratch`.
+ */
+export async function parleyStores({ scratch, configFile, postgres, scenario }) {
+  const base = { PARLEY_CONFIG: configFile, PARLEY_HOST: '127.0.0.1', PARLEY_LOG_LEVEL: 'warn' };
+  const stores = [{ name: 'sqlite', label: 'SQLite', env: { ...base, PARLEY_DATA_DIR: join(scratch, 'data-sqlite') } }];
+  let database = null;
+  if (postgres) {
+    database = await scratchDatabase(postgres, scenario);
+    stores.push({
+      name: 'postgres',
+      label: 'PostgreSQL',
+      database: database.name,
+      env: { ...base, PARLEY_DATA_DIR: join(scratch, 'data-postgres'), PARLEY_DATABASE_URL: database.url },
+    });
+  }
+  for (const store of stores) {
+    store.cwd = scratch;
+    store.cli = (args) => parleyCli(args, { cwd: scratch, env: cleanEnv(store.env) });
+    // The schema is Parley's own, made by its migrations: a scenario seeding tables writes into it.
+    await store.cli(['migrate']);
+    const created = await store.cli(['user', 'create', 'bench', '--password', 'bench password 1']);
+    store.userId = /\(id (\S+?),/.exec(created)?.[1];
+    store.key = /^key: (pk_\S+)$/m.exec(await store.cli(['key', 'create', 'bench']))?.[1];
+    if (!store.userId || !store.key) throw new Error(`the bench user or its key was not created:\n${created}`);
+  }
+  return { stores, drop: async () => database?.drop() };
+}
