@@ -19,6 +19,11 @@ const MAX_IN_FLIGHT = 32;
  * at once instead of at its next poll. (Other outbox writes wait for the poll.)
  */
 const WAKE_TOPICS = ['message.created', 'message.completed', 'conversation.deleted'];
+/**
+ * Events come in bursts under load (several per chat message): a round a moment after the first
+ * of them serves the whole burst, instead of one round (a transaction or two) per event.
+ */
+const BURST_MS = 20;
 
 export interface WorkerDependencies {
   repo: WebhookRepository;
@@ -42,6 +47,7 @@ export class WebhookWorker {
   private timer: NodeJS.Timeout | undefined;
   private round: Promise<void> | undefined;
   private again = false;
+  private soon = false;
   private readonly inFlight = new Set<Promise<void>>();
   private unsubscribers: (() => Promise<void>)[] = [];
   private readonly now: () => number;
@@ -51,7 +57,7 @@ export class WebhookWorker {
   }
 
   async start(): Promise<void> {
-    for (const topic of WAKE_TOPICS) this.unsubscribers.push(await this.deps.bus.subscribe(topic, this.wake));
+    for (const topic of WAKE_TOPICS) this.unsubscribers.push(await this.deps.bus.subscribe(topic, this.wakeSoon));
     this.stopped = false;
     this.wake();
   }
@@ -74,6 +80,7 @@ export class WebhookWorker {
       return;
     }
     clearTimeout(this.timer);
+    this.soon = false;
     this.round = this.work()
       .then((more) => {
         if (more) this.again = true;
@@ -83,11 +90,26 @@ export class WebhookWorker {
         if (this.stopped) return;
         if (this.again) {
           this.again = false;
-          this.wake();
+          this.wakeSoon();
         } else {
           this.timer = setTimeout(this.wake, this.deps.pollIntervalMs);
         }
       });
+  };
+
+  /** Runs a round shortly, with whatever else arrives meanwhile. */
+  private readonly wakeSoon = (): void => {
+    if (this.stopped || this.soon) return;
+    if (this.round) {
+      this.again = true;
+      return;
+    }
+    this.soon = true;
+    clearTimeout(this.timer);
+    this.timer = setTimeout(() => {
+      this.soon = false;
+      this.wake();
+    }, BURST_MS);
   };
 
   /** Dispatches what the outbox holds and starts sending what is due; true when more may be due already. */
