@@ -9,7 +9,8 @@ import { summarizeProfile } from '../lib/cpuprofile.js';
 import { FAKE } from '../lib/fake-openai.js';
 import { runLoad } from '../lib/load.js';
 import { cleanEnv, PARLEY_MAIN, parleyCli } from '../lib/parley.js';
-import { atExit, freePort, repoRoot, spawnTracked, stopProcess, waitForHttp } from '../lib/process.js';
+import { atExit, repoRoot, stopProcess } from '../lib/process.js';
+import { startServer, UNLIMITED_TIERS } from '../lib/servers.js';
 import { ratio, summarize } from '../lib/stats.js';
 
 const TARGETS = { throughput: 0.5, addedP50Ms: 0.3, addedP99Ms: 1, streamedBytes: 0.5, atConnections: 16 };
@@ -34,15 +35,8 @@ const MODES = {
 };
 const LABELS = { direct: 'direct to the fake upstream', proxy: 'minimal proxy (undici Pool)', parley: 'Parley' };
 
-// Tiers far above what a benchmark can send: the quota is checked on every request, never hit.
 const parleyConfig = (upstream) => ({
-  tiers: Object.fromEntries(
-    ['free', 'basic', 'pro', 'enterprise'].map((t) => [
-      t,
-      { requestsPerMinute: 100_000_000, requestsPerDay: 1_000_000_000 },
-    ]),
-  ),
-  anonymous: { requestsPerMinute: 100_000_000 },
+  ...UNLIMITED_TIERS,
   channels: [
     { name: 'bench', provider: 'openai-compatible', baseUrl: `${upstream}/v1`, apiKeys: ['sk-bench'], models: ['*'] },
   ],
@@ -78,16 +72,6 @@ function parseOptions(argv) {
   if (!options.connections.every((c) => Number.isInteger(c) && c > 0))
     throw new Error('--connections takes a comma-separated list of positive integers, e.g. 1,16,256');
   return options;
-}
-
-/** Starts a server on `cpu` on a free port and waits until `readyPath` answers 200. */
-async function startServer({ args, env, portVar = 'PORT', readyPath, cpu, layout, cwd = repoRoot }) {
-  const port = await freePort();
-  const [command, commandArgs] = layout.on(cpu, process.execPath, args);
-  const child = spawnTracked(command, commandArgs, { cwd, env: cleanEnv({ ...env, [portVar]: String(port) }) });
-  const url = `http://127.0.0.1:${port}`;
-  await waitForHttp(`${url}${readyPath}`, { child });
-  return { child, url };
 }
 
 /** Parley on a data directory that already holds the bench user; `nodeArgs` go before the script (--cpu-prof…). */
