@@ -593,7 +593,7 @@ function report({ options, layout, targets, stores, checks, samples, warmupFailu
       'round are read to their end, not counted',
     'TTFT (time to first token): from sending a request to the arrival of the chunk that holds the first token of ' +
       "the reply — for chat the first 'event: delta' frame (after the user message and the reply's start), for the " +
-      "gateway the first chunk whose delta has content (Parley's opening role-only chunk does not count). TTFT " +
+      'gateway the first chunk whose delta has content (a chunk that only opens with the role would not count). TTFT ' +
       "overhead = chat's TTFT percentile minus the gateway's, on the medians of the rounds, per store; both come from " +
       `the same Parley process and the same fake upstream reply (${REPLY_TOKENS} tokens sent in one write, which Parley ` +
       'relays as one batch: chat streams it as one delta frame). total = to the last byte of the stream',
