@@ -12,9 +12,13 @@ import { registerMetrics } from './metrics.js';
 import { securityHeaders } from './security-headers.js';
 import { NATIVE_PREFIX, nativeApi } from './native/index.js';
 import { staticFiles } from './native/static.js';
-import { openAiApi } from './openai/index.js';
+import { openAiSurface } from './openai/index.js';
 import { realtimeApi } from './realtime/index.js';
+import { guardRoutes, mountSurfaces, type Surface } from './surfaces.js';
 import { createValidatorCompiler } from './validation.js';
+
+/** Every wire API besides the native one; those sharing a mount answer unknown routes as the first one does. */
+const SURFACES: readonly Surface[] = [openAiSurface];
 
 const REQUEST_ID = /^[\w.:-]{1,128}$/;
 /** Response headers a browser client may read across origins. */
@@ -53,6 +57,7 @@ export async function buildServer(deps: ServerDeps): Promise<FastifyInstance> {
     forceCloseConnections: 'idle',
   });
   app.setValidatorCompiler(createValidatorCompiler());
+  const routes = guardRoutes(app);
   // While shutting down, answers to requests in flight close their connection, so that a
   // keep-alive client does not hold the shutdown open until its socket times out.
   let closing = false;
@@ -146,6 +151,11 @@ export async function buildServer(deps: ServerDeps): Promise<FastifyInstance> {
   app.get(`${NATIVE_PREFIX}/openapi.json`, { schema: { hide: true } }, async () => app.swagger());
   await nativeApi(app, { core: deps.core, config, version: deps.version });
   await staticFiles(app, deps.core);
-  await openAiApi(app, { core: deps.core, countError: metrics.countError });
+  await mountSurfaces(
+    app,
+    SURFACES,
+    { core: deps.core, config, version: deps.version, countError: metrics.countError },
+    routes,
+  );
   return app;
 }

@@ -1,4 +1,4 @@
-import { Type, type Static } from '@sinclair/typebox';
+import { Type, type Static, type TProperties } from '@sinclair/typebox';
 import { StringEnum } from '../lib/schema.js';
 
 const Tier = Type.Object(
@@ -17,6 +17,17 @@ const tier = (requestsPerMinute: number, requestsPerDay: number) =>
     additionalProperties: false,
     default: { requestsPerMinute, requestsPerDay, features: [], models: ['*'] },
   });
+
+/** A URL path prefix: `/a/b`. */
+const mount = (path: string) => Type.String({ pattern: '^(/[A-Za-z0-9._~-]+)+$', maxLength: 200, default: path });
+
+/** A surface: whether it is served, where, and the options of its own. */
+function surface<Options extends TProperties = Record<never, never>>(path: string, options?: Options) {
+  return Type.Object(
+    { enabled: Type.Boolean({ default: true }), mount: mount(path), ...(options as Options) },
+    { additionalProperties: false, default: {} },
+  );
+}
 
 /** The whole configuration; every key has a default, so an empty file (or none) is a valid config. */
 export const PROVIDER_KINDS = ['openai', 'anthropic', 'google', 'ollama', 'openai-compatible', 'local'] as const;
@@ -193,6 +204,34 @@ export const ConfigSchema = Type.Object(
         /** How often each instance looks for events to dispatch and deliveries that are due. */
         pollIntervalMs: Type.Integer({ minimum: 10, maximum: 600_000, default: 500 }),
         maxPerUser: Type.Integer({ minimum: 1, maximum: 1000, default: 20 }),
+      },
+      { additionalProperties: false, default: {} },
+    ),
+    /**
+     * Where each API surface is mounted, and whether it is. Two surfaces may share a prefix as long
+     * as their routes differ; a collision stops the server at start.
+     */
+    surfaces: Type.Object(
+      {
+        openai: surface('/v1'),
+        bambisleep: surface('/v1', { websocket: mount('/ws/chat') }),
+        botyard: surface('/v1/client-api'),
+        zeebee: surface('/api', { websocket: mount('/api/ws/voice') }),
+        chatai: surface('/chatai', {
+          /** In a group, each member has a conversation of their own instead of one for the group. */
+          isolateGroupMembers: Type.Boolean({ default: false }),
+        }),
+      },
+      { additionalProperties: false, default: {} },
+    ),
+    profiles: Type.Object(
+      {
+        /** The XP each level starts at: level n needs levelThresholds[n - 1]; the first entry is 0. */
+        levelThresholds: Type.Array(Type.Integer({ minimum: 0 }), {
+          minItems: 1,
+          maxItems: 1000,
+          default: [0, 100, 250, 500, 1000, 2000, 4000, 8000, 16000, 32000],
+        }),
       },
       { additionalProperties: false, default: {} },
     ),

@@ -1,0 +1,99 @@
+import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox';
+import type { FastifyInstance } from 'fastify';
+import type { Config } from '../config/schema.js';
+import type { Core } from '../core/index.js';
+import { errorHandler, type ApiError } from './errors.js';
+import type { NativeApp } from './native/types.js';
+
+export type SurfaceName = keyof Config['surfaces'];
+
+export interface SurfaceContext {
+  core: Core;
+  config: Config;
+  version: string;
+  /** Where the surface is mounted: its routes are relative to it, links it hands out are not. */
+  mount: string;
+  countError: (code: string) => void;
+}
+
+/**
+ * One wire API over the core: the error body its document specifies and its routes. The routes run
+ * in a scope of their own (their hooks, auth and error handler touch no other surface).
+ */
+export interface Surface {
+  name: SurfaceName;
+  errorBody(error: ApiError): unknown;
+  routes(app: NativeApp, context: SurfaceContext): Promise<void> | void;
+}
+
+/**
+ * Records which part of the server declares each route, so that a route declared twice stops the
+ * server with both names rather than Fastify's bare duplicate. Add it before any route.
+ */
+export function guardRoutes(app: FastifyInstance): { as(owner: string, register: () => Promise<void>): Promise<void> } {
+  const owners = new Map<string, string>();
+  let current = 'the server';
+  app.addHook('onRoute', (route) => {
+    const methods = Array.isArray(route.method) ? route.method : [route.method];
+    for (const method of methods) {
+      // Fastify adds a HEAD route to each GET route; the GET routes collide first.
+      if (method === 'HEAD') continue;
+      const key = `${method} ${route.url}`;
+      const owner = owners.get(key);
+      if (owner !== undefined) {
+        throw new Error(
+          `Route ${key} of ${current} collides with the same route of ${owner}: change a surface's mount`,
+        );
+      }
+      owners.set(key, current);
+    }
+  });
+  return {
+    async as(owner, register) {
+      current = owner;
+      try {
+        await register();
+      } finally {
+        current = 'the server';
+      }
+    },
+  };
+}
+
+/**
+ * Mounts the enabled surfaces. Surfaces that share a mount share its not-found answer, in the body
+ * of the first one mounted there (Fastify has one per prefix).
+ */
+export async function mountSurfaces(
+  app: FastifyInstance,
+  surfaces: readonly Surface[],
+  context: Omit<SurfaceContext, 'mount'>,
+  guard: ReturnType<typeof guardRoutes>,
+): Promise<void> {
+  const byMount = new Map<string, Surface[]>();
+  for (const surface of surfaces) {
+    const { enabled, mount } = context.config.surfaces[surface.name];
+    if (enabled) byMount.set(mount, [...(byMount.get(mount) ?? []), surface]);
+  }
+  for (const [mount, shared] of byMount) {
+    await app.register(
+      async (prefixed) => {
+        const [first] = shared as [Surface];
+        prefixed.setNotFoundHandler((request, reply) => {
+          context.countError('NOT_FOUND');
+          const message = `Route ${request.method} ${request.url.split('?')[0]} not found`;
+          return reply.code(404).send(first.errorBody({ status: 404, code: 'NOT_FOUND', message }));
+        });
+        for (const surface of shared) {
+          await guard.as(`the ${surface.name} surface`, async () => {
+            await prefixed.register(async (scope) => {
+              scope.setErrorHandler(errorHandler((error) => surface.errorBody(error), context.countError));
+              await surface.routes(scope.withTypeProvider<TypeBoxTypeProvider>(), { ...context, mount });
+            });
+          });
+        }
+      },
+      { prefix: mount },
+    );
+  }
+}
