@@ -135,6 +135,9 @@ export interface ConversationsTable {
   /** JSON object of variable values. */
   variables: string;
   contextClearedAt: number | null;
+  endUserId: string | null;
+  endGroupId: string | null;
+  threadKey: string | null;
   messageCount: number;
   lastMessageId: string | null;
   lastMessagePreview: string | null;

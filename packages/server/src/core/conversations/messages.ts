@@ -7,8 +7,10 @@ import type { Conversation, Message } from './model.js';
 export function newMessage(
   fields: Pick<Message, 'conversationId' | 'senderId' | 'role' | 'content' | 'status' | 'parentId'> &
     Partial<Pick<Message, 'attachments' | 'model' | 'clientId'>>,
+  /** Messages that follow another are stamped after it, even within the same millisecond. */
+  after?: Pick<Message, 'createdAt'>,
 ): Message {
-  const now = Date.now();
+  const now = after ? Math.max(Date.now(), after.createdAt + 1) : Date.now();
   return {
     id: newId(),
     attachments: [],

@@ -16,6 +16,12 @@ export interface Conversation {
   variables: Record<string, string>;
   /** Messages up to this instant stay in the history but no longer reach the model. */
   contextClearedAt: number | null;
+  /** The end user of the owner's application this conversation is with, as the application names them. */
+  endUserId: string | null;
+  /** The application's group (channel, room) this conversation is of. */
+  endGroupId: string | null;
+  /** The key the application finds this conversation by: one per end user or group (see `thread`). */
+  threadKey: string | null;
   messageCount: number;
   lastMessage: { id: string; preview: string; createdAt: number } | null;
   createdAt: number;
@@ -62,6 +68,8 @@ export interface MessageQuery {
   /** Only messages created strictly after this instant (ms). */
   since?: number;
   senderId?: string;
+  /** Leave out replies still being written. */
+  settledOnly?: boolean;
   /** 1-based page counted from the newest; with it the answer carries the total. */
   page?: number;
 }
@@ -71,6 +79,8 @@ export interface ConversationQuery {
   userId: string;
   botId?: string;
   groupId?: string;
+  endUserId?: string;
+  endGroupId?: string;
   limit: number;
   /** Opaque, from a previous page. */
   cursor?: string;
@@ -96,6 +106,10 @@ export interface Feedback {
 
 export interface ConversationRepository {
   insert(conversation: Conversation): Promise<void>;
+  /** Inserts the conversation unless its owner has one with the same thread key; returns the one stored. */
+  insertThread(
+    conversation: Conversation & { threadKey: string },
+  ): Promise<{ conversation: Conversation; created: boolean }>;
   findById(id: string): Promise<Conversation | undefined>;
   /** Newest activity first. */
   list(query: ConversationQuery): Promise<{ items: Conversation[]; nextCursor: string | null; total?: number }>;

@@ -319,15 +319,18 @@ export class ReplyService {
   }
 
   private newReply(question: Message, bot: Bot | null, model: ModelInfo | undefined): Message {
-    return newMessage({
-      conversationId: question.conversationId,
-      senderId: bot?.id ?? null,
-      role: 'assistant',
-      content: '',
-      model: model?.id ?? null,
-      status: 'streaming',
-      parentId: question.id,
-    });
+    return newMessage(
+      {
+        conversationId: question.conversationId,
+        senderId: bot?.id ?? null,
+        role: 'assistant',
+        content: '',
+        model: model?.id ?? null,
+        status: 'streaming',
+        parentId: question.id,
+      },
+      question,
+    );
   }
 
   /** Who answers in the conversation: its bot (if it still exists), with which model, and its group's rules. */

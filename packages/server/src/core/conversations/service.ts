@@ -10,7 +10,7 @@ import type { ConversationAccess } from './access.js';
 import type { Conversation, ConversationQuery, ConversationRepository, Message, MessageQuery } from './model.js';
 import type { ReplyService } from './replies.js';
 import { SYSTEM_PROMPT } from '../bots/rules.js';
-import { TITLE } from './rules.js';
+import { END_ID, TITLE } from './rules.js';
 
 export interface ConversationInput {
   botId?: string;
@@ -18,6 +18,14 @@ export interface ConversationInput {
   model?: string;
   systemPrompt?: string;
   variables?: Record<string, string>;
+  /** The end user of the caller's application the conversation is with (see `Conversation.endUserId`). */
+  endUserId?: string;
+}
+
+/** Whom an application's conversation is for: one of its end users, one of its groups, or a member of a group. */
+export interface ThreadKey {
+  endUserId: string | null;
+  endGroupId: string | null;
 }
 
 export interface ConversationPatch {
@@ -49,11 +57,32 @@ export class ConversationService {
     return conversation;
   }
 
+  /**
+   * The one conversation the user's application keeps for an end user or group, made on first use
+   * (safely when two requests come at once). It follows the bot the application names last.
+   */
+  async thread(user: User, key: ThreadKey, input: Pick<ConversationInput, 'botId'>): Promise<Conversation> {
+    if (key.endUserId === null && key.endGroupId === null) throw new Invalid('An end user or a group is required');
+    const bot = input.botId === undefined ? null : await this.bots.get(user, input.botId);
+    checkEndId(key.endUserId, 'endUserId');
+    checkEndId(key.endGroupId, 'endGroupId');
+    const fresh = this.newConversation(user, { botId: bot?.id ?? null, groupId: null });
+    const threadKey = JSON.stringify([key.endGroupId, key.endUserId]);
+    const { conversation, created } = await this.repo.insertThread({ ...fresh, ...key, threadKey });
+    if (created) {
+      this.events.publish('conversation.created', { conversation });
+      return conversation;
+    }
+    if (bot === null || conversation.botId === bot.id) return conversation;
+    return this.update(user, conversation.id, { botId: bot.id });
+  }
+
   /** A conversation of the user's, not yet stored (a group stores its room with the group). */
   newConversation(
     user: User,
     fields: Omit<ConversationInput, 'botId'> & { botId: string | null; groupId: string | null },
   ): Conversation {
+    checkEndId(fields.endUserId ?? null, 'endUserId');
     const now = Date.now();
     return {
       id: newId(),
@@ -65,6 +94,9 @@ export class ConversationService {
       systemPrompt: fields.systemPrompt ?? null,
       variables: fields.variables ?? {},
       contextClearedAt: null,
+      endUserId: fields.endUserId ?? null,
+      endGroupId: null,
+      threadKey: null,
       messageCount: 0,
       lastMessage: null,
       createdAt: now,
@@ -170,5 +202,11 @@ export class ConversationService {
     }
     if (input.variables !== undefined) this.bots.checkVariables(bot, input.variables);
     if (input.model !== undefined) await this.completions.modelFor(user, input.model);
+  }
+}
+
+function checkEndId(id: string | null, field: string): void {
+  if (id !== null && (id.length === 0 || id.length > END_ID.maxLength)) {
+    throw new Invalid(`${field} must be 1-${END_ID.maxLength} characters`, field);
   }
 }

@@ -6,6 +6,7 @@ import * as conversations from './0004_conversations.js';
 import * as outbox from './0005_outbox.js';
 import * as webhooks from './0006_webhooks.js';
 import * as groups from './0007_groups.js';
+import * as profilesTriggers from './0008_profiles_triggers.js';
 
 /** Every migration, in order. One set serves SQLite and PostgreSQL. */
 const migrations: Record<string, Migration> = {
@@ -16,6 +17,7 @@ const migrations: Record<string, Migration> = {
   '0005_outbox': outbox,
   '0006_webhooks': webhooks,
   '0007_groups': groups,
+  '0008_profiles_triggers': profilesTriggers,
 };
 
 export const migrationProvider: MigrationProvider = {

@@ -22,6 +22,24 @@ export class SqlConversationRepository implements ConversationRepository {
     await this.db.insertInto('conversations').values(toConversationRow(conversation)).execute();
   }
 
+  async insertThread(
+    conversation: Conversation & { threadKey: string },
+  ): Promise<{ conversation: Conversation; created: boolean }> {
+    const inserted = await this.db
+      .insertInto('conversations')
+      .values(toConversationRow(conversation))
+      .onConflict((oc) => oc.columns(['ownerId', 'threadKey']).doNothing())
+      .executeTakeFirst();
+    if (Number(inserted.numInsertedOrUpdatedRows ?? 0n) === 1) return { conversation, created: true };
+    const row = await this.db
+      .selectFrom('conversations')
+      .selectAll()
+      .where('ownerId', '=', conversation.ownerId)
+      .where('threadKey', '=', conversation.threadKey)
+      .executeTakeFirstOrThrow();
+    return { conversation: toConversation(row), created: false };
+  }
+
   /** Read on every message request. */
   private readonly byId = compiledOnce(() =>
     this.db.selectFrom('conversations').selectAll().where('id', '=', '').compile(),
@@ -43,6 +61,8 @@ export class SqlConversationRepository implements ConversationRepository {
       );
     if (query.botId !== undefined) filtered = filtered.where('botId', '=', query.botId);
     if (query.groupId !== undefined) filtered = filtered.where('groupId', '=', query.groupId);
+    if (query.endUserId !== undefined) filtered = filtered.where('endUserId', '=', query.endUserId);
+    if (query.endGroupId !== undefined) filtered = filtered.where('endGroupId', '=', query.endGroupId);
     let page = filtered
       .selectAll()
       .orderBy('updatedAt', 'desc')
@@ -169,6 +189,7 @@ export class SqlConversationRepository implements ConversationRepository {
       query.after === undefined &&
       query.since === undefined &&
       query.senderId === undefined &&
+      query.settledOnly !== true &&
       query.page === undefined;
     if (plain) {
       const { rows } = await this.db.executeQuery<Selectable<MessagesTable>>(
@@ -180,6 +201,7 @@ export class SqlConversationRepository implements ConversationRepository {
     let filtered = this.db.selectFrom('messages').where('conversationId', '=', query.conversationId);
     if (query.since !== undefined) filtered = filtered.where('createdAt', '>', query.since);
     if (query.senderId !== undefined) filtered = filtered.where('senderId', '=', query.senderId);
+    if (query.settledOnly) filtered = filtered.where('status', '!=', 'streaming');
     if (query.page !== undefined) {
       const counted = await filtered.select((eb) => eb.fn.countAll<number>().as('n')).executeTakeFirstOrThrow();
       const rows = await filtered
