@@ -24,6 +24,8 @@ export interface Surface {
   name: SurfaceName;
   errorBody(error: ApiError): unknown;
   routes(app: NativeApp, context: SurfaceContext): Promise<void> | void;
+  /** Routes at paths of their own, outside the mount (a WebSocket at a configured path). */
+  unprefixedRoutes?(app: NativeApp, context: SurfaceContext): Promise<void> | void;
 }
 
 /**
@@ -74,6 +76,17 @@ export async function mountSurfaces(
   for (const surface of surfaces) {
     const { enabled, mount } = context.config.surfaces[surface.name];
     if (enabled) byMount.set(mount, [...(byMount.get(mount) ?? []), surface]);
+  }
+  for (const surface of surfaces) {
+    const { enabled, mount } = context.config.surfaces[surface.name];
+    const unprefixed = surface.unprefixedRoutes?.bind(surface);
+    if (!enabled || !unprefixed) continue;
+    await guard.as(`the ${surface.name} surface`, async () => {
+      await app.register(async (scope) => {
+        scope.setErrorHandler(errorHandler((error) => surface.errorBody(error), context.countError));
+        await unprefixed(scope.withTypeProvider<TypeBoxTypeProvider>(), { ...context, mount });
+      });
+    });
   }
   for (const [mount, shared] of byMount) {
     await app.register(
