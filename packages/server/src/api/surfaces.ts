@@ -23,10 +23,12 @@ export interface SurfaceContext {
 export interface Surface {
   name: SurfaceName;
   errorBody(error: ApiError): unknown;
-  routes(app: NativeApp, context: SurfaceContext): Promise<void> | void;
+  routes: SurfaceRoutes;
   /** Routes at paths of their own, outside the mount (a WebSocket at a configured path). */
-  unprefixedRoutes?(app: NativeApp, context: SurfaceContext): Promise<void> | void;
+  unprefixedRoutes?: SurfaceRoutes;
 }
+
+type SurfaceRoutes = (app: NativeApp, context: SurfaceContext) => Promise<void> | void;
 
 /**
  * Records which part of the server declares each route, so that a route declared twice stops the
@@ -77,18 +79,18 @@ export async function mountSurfaces(
     const { enabled, mount } = context.config.surfaces[surface.name];
     if (enabled) byMount.set(mount, [...(byMount.get(mount) ?? []), surface]);
   }
-  for (const surface of surfaces) {
-    const { enabled, mount } = context.config.surfaces[surface.name];
-    const unprefixed = surface.unprefixedRoutes?.bind(surface);
-    if (!enabled || !unprefixed) continue;
-    await guard.as(`the ${surface.name} surface`, async () => {
-      await app.register(async (scope) => {
+  // A surface's routes run in a scope of their own with its error body, under whatever parent.
+  const scoped = (parent: FastifyInstance, surface: Surface, mount: string, routes: SurfaceRoutes) =>
+    guard.as(`the ${surface.name} surface`, async () => {
+      await parent.register(async (scope) => {
         scope.setErrorHandler(errorHandler((error) => surface.errorBody(error), context.countError));
-        await unprefixed(scope.withTypeProvider<TypeBoxTypeProvider>(), { ...context, mount });
+        await routes.call(surface, scope.withTypeProvider<TypeBoxTypeProvider>(), { ...context, mount });
       });
     });
-  }
   for (const [mount, shared] of byMount) {
+    for (const surface of shared) {
+      if (surface.unprefixedRoutes) await scoped(app, surface, mount, surface.unprefixedRoutes);
+    }
     await app.register(
       async (prefixed) => {
         const [first] = shared as [Surface];
@@ -97,14 +99,7 @@ export async function mountSurfaces(
           const message = `Route ${request.method} ${request.url.split('?')[0]} not found`;
           return reply.code(404).send(first.errorBody({ status: 404, code: 'NOT_FOUND', message }));
         });
-        for (const surface of shared) {
-          await guard.as(`the ${surface.name} surface`, async () => {
-            await prefixed.register(async (scope) => {
-              scope.setErrorHandler(errorHandler((error) => surface.errorBody(error), context.countError));
-              await surface.routes(scope.withTypeProvider<TypeBoxTypeProvider>(), { ...context, mount });
-            });
-          });
-        }
+        for (const surface of shared) await scoped(prefixed, surface, mount, surface.routes);
       },
       { prefix: mount },
     );
