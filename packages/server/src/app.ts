@@ -23,6 +23,8 @@ import { SqlConversationRepository } from './store/repositories/conversations.js
 import { SqlFileRepository } from './store/repositories/files.js';
 import { SqlGroupRepository } from './store/repositories/groups.js';
 import { SqlSessionRevocations } from './store/repositories/revoked-sessions.js';
+import { SqlSearchRepository } from './store/repositories/search.js';
+import { SqlTriggerRepository } from './store/repositories/triggers.js';
 import { SqlUsageRepository } from './store/repositories/usage.js';
 import { SqlUserRepository } from './store/repositories/users.js';
 import { SqlWebhookRepository } from './store/repositories/webhooks.js';
@@ -110,10 +112,12 @@ export async function openRuntime(
       conversations: new SqlConversationRepository(database.db),
       groups: new SqlGroupRepository(database.db),
       files: new SqlFileRepository(database.db),
+      search: new SqlSearchRepository(database.db, database.dialect),
       blobs: new LocalBlobStore(join(config.dataDir, 'files')),
       secretBox,
       webhooks: new SqlWebhookRepository(database.db, database.dialect),
       webhookTransport,
+      triggers: new SqlTriggerRepository(database.db),
       gateway: router,
       tokenCounter,
       channelHealth: (id) => router.healthOf(id),

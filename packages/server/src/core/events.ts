@@ -1,6 +1,8 @@
+import type { publicProfile } from './accounts/users.js';
 import type { Conversation, Feedback, Message } from './conversations/model.js';
 import type { Group } from './groups/model.js';
 import { newId } from './ids.js';
+import type { Trigger } from './triggers/model.js';
 import type { Bus } from './shared-state.js';
 
 /**
@@ -45,6 +47,9 @@ export interface DomainEvents {
   'group.deleted': { groupId: string };
   'group.member.joined': { groupId: string; userId: string };
   'group.member.left': { groupId: string; conversationId: string; userId: string };
+  'profile.updated': { profile: ReturnType<typeof publicProfile> };
+  'profile.level_up': { userId: string; level: number; previousLevel: number; xp: number };
+  'trigger.shared': { trigger: Trigger };
 }
 
 /** Publishes domain events without waiting: a failure to publish is reported, not thrown at the change. */

@@ -3,6 +3,9 @@ import { ApiKeyService } from './accounts/api-keys.js';
 import { Gatekeeper } from './accounts/admission.js';
 import { Authenticator } from './accounts/authenticate.js';
 import { PasswordGuard } from './accounts/password-guard.js';
+import { ProfileService } from './profiles/service.js';
+import type { TriggerRepository } from './triggers/model.js';
+import { TriggerService } from './triggers/service.js';
 import type { ApiKeyRepository, UserRepository } from './accounts/model.js';
 import type { PasswordHasher, SessionRevocations, SessionTokens } from './accounts/ports.js';
 import { SessionService } from './accounts/sessions.js';
@@ -24,6 +27,8 @@ import type { TokenCounter } from './context-window.js';
 import type { BlobStore, FileRepository } from './files/model.js';
 import type { GroupRepository } from './groups/model.js';
 import { GroupService } from './groups/service.js';
+import type { SearchRepository } from './search/model.js';
+import { SearchService } from './search/service.js';
 import { FileService } from './files/service.js';
 import { QuotaService } from './quotas.js';
 import { RealtimeService } from './realtime.js';
@@ -48,10 +53,12 @@ export interface CorePorts {
   conversations: ConversationRepository;
   groups: GroupRepository;
   files: FileRepository;
+  search: SearchRepository;
   blobs: BlobStore;
   secretBox: SecretBox;
   webhooks: WebhookRepository;
   webhookTransport: WebhookTransport;
+  triggers: TriggerRepository;
   gateway: ModelGateway;
   tokenCounter: () => TokenCounter;
   channelHealth: (channelId: string) => ChannelView['health'];
@@ -77,9 +84,12 @@ export interface Core {
   replies: ReplyService;
   botReplies: BotReplies;
   feedback: FeedbackService;
+  search: SearchService;
   realtime: RealtimeService;
   groups: GroupService;
   webhooks: WebhookService;
+  profiles: ProfileService;
+  triggers: TriggerService;
   /** Sends webhook deliveries; only a serving process starts it. */
   webhookWorker: WebhookWorker;
 }
@@ -117,6 +127,8 @@ export function createCore(config: Config, ports: CorePorts): Core {
   });
   const files = new FileService(ports.files, ports.blobs, config.files);
   const access = new ConversationAccess(ports.conversations, ports.groups);
+  const triggers = new TriggerService(ports.triggers, access, events);
+  const profiles = new ProfileService(ports.users, users, triggers, events, config.profiles.levelThresholds);
   const replies = new ReplyService({
     repo: ports.conversations,
     access,
@@ -129,6 +141,8 @@ export function createCore(config: Config, ports: CorePorts): Core {
     bus: ports.shared.bus,
     events,
     tokens: ports.tokenCounter,
+    triggers,
+    profiles,
     chat: config.chat,
     singleInstance: ports.shared.kind === 'memory',
     onBackgroundError: ports.onBackgroundError,
@@ -169,9 +183,12 @@ export function createCore(config: Config, ports: CorePorts): Core {
       chat: config.chat,
     }),
     feedback: new FeedbackService(ports.conversations, access, events),
+    search: new SearchService(ports.search, ports.conversations, access),
     realtime: new RealtimeService(access, ports.shared.bus, config.realtime.heartbeatMs, ports.onBackgroundError),
     groups: new GroupService(ports.groups, bots, conversations, events),
     webhooks: webhooks.service,
+    profiles,
+    triggers,
     webhookWorker: webhooks.worker,
   };
 }

@@ -26,6 +26,25 @@ export interface Tables {
   webhookAttempts: WebhookAttemptsTable;
   groups: GroupsTable;
   groupMembers: GroupMembersTable;
+  triggers: TriggersTable;
+  conversationTriggers: ConversationTriggersTable;
+}
+
+export interface TriggersTable {
+  id: string;
+  creatorId: string;
+  name: string;
+  description: string;
+  content: string;
+  isPublic: number;
+  createdAt: number;
+  updatedAt: number;
+}
+
+export interface ConversationTriggersTable {
+  conversationId: string;
+  triggerId: string;
+  activatedAt: number;
 }
 
 export interface GroupsTable {

@@ -70,6 +70,16 @@ export interface UserRepository {
     patch: UserPatch,
     options?: { keepAnActiveAdmin?: boolean; outbox?: (updated: User) => OutboxEvent[] },
   ): Promise<User | undefined>;
+  /**
+   * Adds XP, and raises the level to `levelOf` the new total (never lowers it), atomically; the
+   * events `outbox` makes of the change go to the outbox in the same transaction.
+   */
+  addXp(
+    id: string,
+    points: number,
+    levelOf: (xp: number) => number,
+    outbox: (before: User, after: User) => OutboxEvent[],
+  ): Promise<{ before: User; after: User } | undefined>;
   /** Users ordered by id (creation order), starting after the cursor id. */
   list(options: { limit: number; after?: string }): Promise<User[]>;
 }

@@ -5,6 +5,7 @@ import type { ChatMessage, ChatRequest, ContentPart, ModelInfo } from '../chat-m
 import type { FileRepository } from '../files/model.js';
 import type { FileService } from '../files/service.js';
 import type { Group } from '../groups/model.js';
+import type { Trigger } from '../triggers/model.js';
 import type { Conversation, ConversationRepository, Message } from './model.js';
 import { CONTEXT_MESSAGES } from './rules.js';
 
@@ -30,6 +31,8 @@ export async function buildChatRequest(
     group: Group | null;
     model: ModelInfo;
     leaf: Message;
+    /** Active in the conversation: their content follows the system prompt. */
+    triggers: readonly Trigger[];
   },
 ): Promise<ChatRequest> {
   const { conversation, bot, group, leaf, model } = target;
@@ -54,7 +57,8 @@ export async function buildChatRequest(
     groupName: group?.name ?? '',
     now: Date.now(),
   });
-  if (system.trim()) messages.push({ role: 'system', content: system });
+  const instructions = [system, ...target.triggers.map((t) => t.content)].filter((text) => text.trim());
+  if (instructions.length) messages.push({ role: 'system', content: instructions.join('\n\n') });
   const answeredByParley = new Set<string>();
   for (const message of own) {
     if (message.role === 'assistant') {

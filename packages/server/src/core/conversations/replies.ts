@@ -8,6 +8,8 @@ import { DomainError, Invalid, ModelNotFound } from '../errors.js';
 import { outboxEvent, type DomainEventPublisher } from '../events.js';
 import type { StoredFile } from '../files/model.js';
 import type { Group, GroupRepository } from '../groups/model.js';
+import type { ProfileService } from '../profiles/service.js';
+import type { TriggerService } from '../triggers/service.js';
 import { addressesBot } from '../groups/service.js';
 import type { Bus, StreamBuffer, StreamEnd } from '../shared-state.js';
 import type { ConversationAccess } from './access.js';
@@ -50,6 +52,8 @@ export interface ReplyDependencies extends ContextSources {
   bus: Bus;
   events: DomainEventPublisher;
   tokens: () => TokenCounter;
+  triggers: Pick<TriggerService, 'activeIn'>;
+  profiles: Pick<ProfileService, 'rewardReply'>;
   chat: Config['chat'];
   /** No other instance shares the store: every reply still marked streaming at start was cut by a crash. */
   singleInstance: boolean;
@@ -378,6 +382,7 @@ export class ReplyService {
     let seq = 0;
     let usage: TokenUsage | undefined;
     let request: ChatRequest | undefined;
+    let triggersUsed = 0;
     let savedLength = 0;
     let savedAt = Date.now();
     // Saves run one after another, and the final one after them all: on a pool of connections a
@@ -397,7 +402,9 @@ export class ReplyService {
 
     let end: StreamEnd;
     try {
-      request = await buildChatRequest(this.deps, { ...replier, user: caller.user, leaf: question });
+      const triggers = await this.deps.triggers.activeIn(conversation.id);
+      triggersUsed = triggers.length;
+      request = await buildChatRequest(this.deps, { ...replier, user: caller.user, leaf: question, triggers });
       const completion = await this.deps.completions.start(context, request, signal);
       for await (const batch of completion) {
         let text = '';
@@ -447,6 +454,9 @@ export class ReplyService {
     );
     streams.end(reply.id, end);
     this.deps.events.publish('message.completed', { message: final });
+    if (end.status === 'complete') {
+      this.deps.profiles.rewardReply(caller.user.id, content, triggersUsed).catch(this.deps.onBackgroundError);
+    }
     if (end.status === 'complete' && question.parentId === null && conversation.title === null && chat.generateTitles) {
       void this.nameConversation(context, conversation, model, question.content, content);
     }

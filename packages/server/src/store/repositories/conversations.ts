@@ -121,6 +121,7 @@ export class SqlConversationRepository implements ConversationRepository {
         .where('conversationId', '=', id)
         .execute();
       await trx.deleteFrom('feedback').where('conversationId', '=', id).execute();
+      await trx.deleteFrom('conversationTriggers').where('conversationId', '=', id).execute();
       await trx.deleteFrom('messageFiles').where('conversationId', '=', id).execute();
       await trx.deleteFrom('messages').where('conversationId', '=', id).execute();
       await trx.deleteFrom('conversations').where('id', '=', id).execute();

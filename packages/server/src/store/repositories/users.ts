@@ -100,6 +100,30 @@ export class SqlUserRepository implements UserRepository {
     });
   }
 
+  async addXp(
+    id: string,
+    points: number,
+    levelOf: (xp: number) => number,
+    outbox: (before: User, after: User) => OutboxEvent[],
+  ): Promise<{ before: User; after: User } | undefined> {
+    return this.db.transaction().execute(async (trx) => {
+      const row = await trx
+        .updateTable('users')
+        .set((eb) => ({ xp: eb('xp', '+', points) }))
+        .where('id', '=', id)
+        .returningAll()
+        .executeTakeFirst();
+      if (!row) return undefined;
+      const added = toUser(row);
+      const before = { ...added, xp: added.xp - points };
+      const level = Math.max(added.level, levelOf(added.xp));
+      if (level !== added.level) await trx.updateTable('users').set({ level }).where('id', '=', id).execute();
+      const after = { ...added, level };
+      await writeOutbox(trx, outbox(before, after));
+      return { before, after };
+    });
+  }
+
   async list({ limit, after }: { limit: number; after?: string }): Promise<User[]> {
     let query = this.db.selectFrom('users').selectAll().orderBy('id').limit(limit);
     if (after) query = query.where('id', '>', after);
