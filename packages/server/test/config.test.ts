@@ -77,6 +77,19 @@ describe('loadConfig', () => {
     ).not.toThrow();
   });
 
+  it('refuses level thresholds that do not start at 0 and rise', () => {
+    for (const levelThresholds of [
+      [10, 20],
+      [0, 50, 50],
+      [0, 100, 40],
+    ]) {
+      expect(() => loadConfig({ env: {}, cwd: emptyDir(), overrides: { profiles: { levelThresholds } } })).toThrow(
+        'profiles.levelThresholds must start at 0 and rise',
+      );
+    }
+    expect(loadConfig({ env: {}, cwd: emptyDir() }).profiles.levelThresholds[0]).toBe(0);
+  });
+
   it('takes a hop count or proxy addresses for trustProxy', () => {
     expect(loadConfig({ env: { PARLEY_TRUST_PROXY: '1' }, cwd: emptyDir() }).trustProxy).toBe(1);
     expect(loadConfig({ env: { PARLEY_TRUST_PROXY: '10.0.0.0/8' }, cwd: emptyDir() }).trustProxy).toBe('10.0.0.0/8');

@@ -72,6 +72,12 @@ export function loadConfig(options: LoadOptions = {}): Config {
   const config = structuredClone(raw);
   const validate = new Ajv({ useDefaults: true, strict: false }).compile<Config>(ConfigSchema);
   if (!validate(config)) throw new ConfigError(describe(validate.errors![0]!, config, sources));
+  const levels = config.profiles.levelThresholds;
+  if (levels[0] !== 0 || levels.some((xp, i) => i > 0 && xp <= levels[i - 1]!)) {
+    throw new ConfigError(
+      `Invalid configuration: profiles.levelThresholds must start at 0 and rise, got ${JSON.stringify(levels)}`,
+    );
+  }
   config.channels.push(...channelsFromEnv(env, config.localModel));
   return config;
 }
@@ -183,5 +189,8 @@ export function maskSecrets(config: Config): Config {
   for (const key of SECRET_KEYS)
     masked[key] = key === 'secret' ? (config.secret ? '********' : '') : maskUrlPassword(config[key]);
   for (const channel of masked.channels) channel.apiKeys = channel.apiKeys.map(() => '********');
+  for (const provider of [...masked.speech.stt, ...masked.speech.tts]) {
+    if (provider.apiKey) provider.apiKey = '********';
+  }
   return masked;
 }
