@@ -11,6 +11,7 @@ import { fileRoutes } from './routes/files.js';
 import { groupRoutes } from './routes/groups.js';
 import { messageRoutes } from './routes/messages.js';
 import { modelRoutes } from './routes/models.js';
+import { searchRoutes } from './routes/search.js';
 import { keyRoutes } from './routes/keys.js';
 import { serviceRoutes } from './routes/service.js';
 import { webhookRoutes } from './routes/webhooks.js';
@@ -37,6 +38,7 @@ export async function nativeApi(parent: FastifyInstance, context: NativeContext)
         fileRoutes,
         conversationRoutes,
         messageRoutes,
+        searchRoutes,
         groupRoutes,
         botApiRoutes,
         webhookRoutes,

@@ -7,6 +7,7 @@ import * as outbox from './0005_outbox.js';
 import * as webhooks from './0006_webhooks.js';
 import * as groups from './0007_groups.js';
 import * as profilesTriggers from './0008_profiles_triggers.js';
+import * as search from './0009_search.js';
 
 /** Every migration, in order. One set serves SQLite and PostgreSQL. */
 const migrations: Record<string, Migration> = {
@@ -18,6 +19,7 @@ const migrations: Record<string, Migration> = {
   '0006_webhooks': webhooks,
   '0007_groups': groups,
   '0008_profiles_triggers': profilesTriggers,
+  '0009_search': search,
 };
 
 export const migrationProvider: MigrationProvider = {
