@@ -72,6 +72,8 @@ export interface MessageQuery {
   settledOnly?: boolean;
   /** 1-based page counted from the newest; with it the answer carries the total. */
   page?: number;
+  /** Instead of a page: how many of the newest messages to skip; with it the answer carries the total. */
+  offset?: number;
 }
 
 export interface ConversationQuery {
@@ -81,6 +83,10 @@ export interface ConversationQuery {
   groupId?: string;
   endUserId?: string;
   endGroupId?: string;
+  /** Only the conversations an application keeps for its end users and groups (see `thread`). */
+  threadsOnly?: boolean;
+  /** Only the user's own conversations with nobody else: no bot, group, end user or thread (chat sessions). */
+  plainOnly?: boolean;
   limit: number;
   /** Opaque, from a previous page. */
   cursor?: string;
@@ -111,6 +117,8 @@ export interface ConversationRepository {
     conversation: Conversation & { threadKey: string },
   ): Promise<{ conversation: Conversation; created: boolean }>;
   findById(id: string): Promise<Conversation | undefined>;
+  /** Those of the ids that exist, in no particular order. */
+  findManyByIds(ids: string[]): Promise<Conversation[]>;
   /** Newest activity first. */
   list(query: ConversationQuery): Promise<{ items: Conversation[]; nextCursor: string | null; total?: number }>;
   update(
@@ -132,6 +140,8 @@ export interface ConversationRepository {
   /** Stores messages (and their file references) and updates the conversation's count and last message, atomically. */
   insertMessages(messages: Message[], events?: OutboxEvent[]): Promise<void>;
   findMessage(id: string): Promise<Message | undefined>;
+  /** Those of the ids that exist, in no particular order. */
+  findMessages(ids: string[]): Promise<Message[]>;
   findMessageByClientId(conversationId: string, clientId: string): Promise<Message | undefined>;
   listMessages(query: MessageQuery): Promise<{ items: Message[]; hasMore: boolean; total?: number }>;
   /** The newest `limit` messages created after `after` (ms), newest first: what a model's context is built from. */

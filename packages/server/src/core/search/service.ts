@@ -38,12 +38,13 @@ export class SearchService {
     const request = this.request(q, { userId: user.id, endUserId: q.endUserId });
     if (request.terms.length === 0) return { mode: 'lexical', results: [] };
     const hits = await this.index.conversations(request);
-    const found = await Promise.all(
-      hits.map(async (hit) => {
-        const conversation = await this.conversationRepo.findById(hit.conversationId);
-        return conversation && { conversation, rank: hit.rank, snippet: snippetOf(hit.text, request.terms) };
-      }),
+    const byId = new Map(
+      (await this.conversationRepo.findManyByIds(hits.map((hit) => hit.conversationId))).map((c) => [c.id, c]),
     );
+    const found = hits.map((hit) => {
+      const conversation = byId.get(hit.conversationId);
+      return conversation && { conversation, rank: hit.rank, snippet: snippetOf(hit.text, request.terms) };
+    });
     return { mode: 'lexical', results: scored(found) };
   }
 
@@ -52,12 +53,13 @@ export class SearchService {
     if (q.conversationId !== undefined) await this.access.conversation(user, q.conversationId);
     if (request.terms.length === 0) return { mode: 'lexical', results: [] };
     const hits = await this.index.messages(request);
-    const found = await Promise.all(
-      hits.map(async (hit) => {
-        const message = await this.conversationRepo.findMessage(hit.messageId);
-        return message && { message, rank: hit.rank };
-      }),
+    const byId = new Map(
+      (await this.conversationRepo.findMessages(hits.map((hit) => hit.messageId))).map((m) => [m.id, m]),
     );
+    const found = hits.map((hit) => {
+      const message = byId.get(hit.messageId);
+      return message && { message, rank: hit.rank };
+    });
     return { mode: 'lexical', results: scored(found) };
   }
 

@@ -50,6 +50,12 @@ export class SqlConversationRepository implements ConversationRepository {
     return row && toConversation(row);
   }
 
+  async findManyByIds(ids: string[]): Promise<Conversation[]> {
+    if (ids.length === 0) return [];
+    const rows = await this.db.selectFrom('conversations').selectAll().where('id', 'in', ids).execute();
+    return rows.map(toConversation);
+  }
+
   async list(query: ConversationQuery): Promise<{ items: Conversation[]; nextCursor: string | null; total?: number }> {
     let filtered = this.db
       .selectFrom('conversations')
@@ -63,6 +69,15 @@ export class SqlConversationRepository implements ConversationRepository {
     if (query.groupId !== undefined) filtered = filtered.where('groupId', '=', query.groupId);
     if (query.endUserId !== undefined) filtered = filtered.where('endUserId', '=', query.endUserId);
     if (query.endGroupId !== undefined) filtered = filtered.where('endGroupId', '=', query.endGroupId);
+    if (query.threadsOnly) filtered = filtered.where('threadKey', 'is not', null);
+    if (query.plainOnly) {
+      filtered = filtered
+        .where('ownerId', '=', query.userId)
+        .where('groupId', 'is', null)
+        .where('botId', 'is', null)
+        .where('endUserId', 'is', null)
+        .where('threadKey', 'is', null);
+    }
     let page = filtered
       .selectAll()
       .orderBy('updatedAt', 'desc')
@@ -163,6 +178,12 @@ export class SqlConversationRepository implements ConversationRepository {
     return row && toMessage(row);
   }
 
+  async findMessages(ids: string[]): Promise<Message[]> {
+    if (ids.length === 0) return [];
+    const rows = await this.db.selectFrom('messages').selectAll().where('id', 'in', ids).execute();
+    return rows.map(toMessage);
+  }
+
   async findMessageByClientId(conversationId: string, clientId: string): Promise<Message | undefined> {
     const row = await this.db
       .selectFrom('messages')
@@ -191,7 +212,8 @@ export class SqlConversationRepository implements ConversationRepository {
       query.since === undefined &&
       query.senderId === undefined &&
       query.settledOnly !== true &&
-      query.page === undefined;
+      query.page === undefined &&
+      query.offset === undefined;
     if (plain) {
       const { rows } = await this.db.executeQuery<Selectable<MessagesTable>>(
         this.newestMessages([query.conversationId, query.limit + 1]),
@@ -203,13 +225,13 @@ export class SqlConversationRepository implements ConversationRepository {
     if (query.since !== undefined) filtered = filtered.where('createdAt', '>', query.since);
     if (query.senderId !== undefined) filtered = filtered.where('senderId', '=', query.senderId);
     if (query.settledOnly) filtered = filtered.where('status', '!=', 'streaming');
-    if (query.page !== undefined) {
+    if (query.page !== undefined || query.offset !== undefined) {
       const counted = await filtered.select((eb) => eb.fn.countAll<number>().as('n')).executeTakeFirstOrThrow();
       const rows = await filtered
         .selectAll()
         .orderBy('id', 'desc')
         .limit(query.limit + 1)
-        .offset((query.page - 1) * query.limit)
+        .offset(query.offset ?? ((query.page ?? 1) - 1) * query.limit)
         .execute();
       return { ...newestFirstPage(rows, query.limit), total: Number(counted.n) };
     }
