@@ -2,6 +2,7 @@ import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import type { AuthMode, Gatekeeper } from '../core/accounts/admission.js';
 import type { Principal } from '../core/accounts/authenticate.js';
 import type { SessionService } from '../core/accounts/sessions.js';
+import type { Caller } from '../core/conversations/replies.js';
 import { Unauthorized } from '../core/errors.js';
 import { setRateLimitHeaders } from './errors.js';
 
@@ -23,6 +24,12 @@ declare module 'fastify' {
 export function principalOf(request: FastifyRequest): Principal {
   if (!request.principal) throw new Unauthorized();
   return request.principal;
+}
+
+/** Who asks, with which key, through which surface: what the usage ledger records of a request. */
+export function callerOf(request: FastifyRequest, surface: string): Caller {
+  const principal = principalOf(request);
+  return { user: principal.user, apiKeyId: principal.via === 'key' ? principal.key.id : null, surface };
 }
 
 /** Sets the session cookie: httpOnly, SameSite=Lax, Secure whenever the request came over HTTPS. */

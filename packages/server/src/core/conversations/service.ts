@@ -59,11 +59,12 @@ export class ConversationService {
 
   /**
    * The one conversation the user's application keeps for an end user or group, made on first use
-   * (safely when two requests come at once). It follows the bot the application names last.
+   * (safely when two requests come at once). It follows the bot the application names last; a null
+   * bot leaves it without one, an absent bot keeps the one it has.
    */
-  async thread(user: User, key: ThreadKey, input: Pick<ConversationInput, 'botId'>): Promise<Conversation> {
+  async thread(user: User, key: ThreadKey, input: { botId?: string | null }): Promise<Conversation> {
     if (key.endUserId === null && key.endGroupId === null) throw new Invalid('An end user or a group is required');
-    const bot = input.botId === undefined ? null : await this.bots.get(user, input.botId);
+    const bot = input.botId == null ? null : await this.bots.get(user, input.botId);
     checkEndId(key.endUserId, 'endUserId');
     checkEndId(key.endGroupId, 'endGroupId');
     const fresh = this.newConversation(user, { botId: bot?.id ?? null, groupId: null });
@@ -73,8 +74,9 @@ export class ConversationService {
       this.events.publish('conversation.created', { conversation });
       return conversation;
     }
-    if (bot === null || conversation.botId === bot.id) return conversation;
-    return this.update(user, conversation.id, { botId: bot.id });
+    const botId = bot?.id ?? null;
+    if (input.botId === undefined || conversation.botId === botId) return conversation;
+    return this.update(user, conversation.id, { botId });
   }
 
   /** A conversation of the user's, not yet stored (a group stores its room with the group). */

@@ -1,9 +1,9 @@
 import { Type } from '@sinclair/typebox';
 import type { FastifyReply, FastifyRequest } from 'fastify';
-import type { Caller, Exchange } from '../../../core/conversations/replies.js';
+import type { Exchange } from '../../../core/conversations/replies.js';
 import { Invalid } from '../../../core/errors.js';
 import type { Core } from '../../../core/index.js';
-import { principalOf } from '../../auth.js';
+import { callerOf, principalOf } from '../../auth.js';
 import {
   ConversationChanges,
   ConversationEnvelope,
@@ -128,7 +128,7 @@ export function conversationRoutes(app: NativeApp, { core }: NativeContext): voi
       },
     },
     async (request, reply) => {
-      const exchange = await replies.send(callerOf(request), request.params.id, request.body);
+      const exchange = await replies.send(callerOf(request, 'native'), request.params.id, request.body);
       return answer(core, request, reply, exchange, request.query.stream);
     },
   );
@@ -169,11 +169,6 @@ export function conversationRoutes(app: NativeApp, { core }: NativeContext): voi
     },
     async (request) => feedback.summary(principalOf(request).user, request.params.id),
   );
-}
-
-export function callerOf(request: FastifyRequest): Caller {
-  const principal = principalOf(request);
-  return { user: principal.user, apiKeyId: principal.via === 'key' ? principal.key.id : null, surface: 'native' };
 }
 
 /** An exchange as JSON once its reply has ended, or as events from the start. */

@@ -1,5 +1,5 @@
 import { Type } from '@sinclair/typebox';
-import { principalOf } from '../../auth.js';
+import { callerOf, principalOf } from '../../auth.js';
 import {
   Exchange as ExchangeBody,
   FeedbackBody,
@@ -12,7 +12,7 @@ import {
 import { messageBody, resumeAfter, sendReplyEvents } from '../reply-events.js';
 import { IdParams } from '../schemas.js';
 import type { NativeApp, NativeContext } from '../types.js';
-import { answer, callerOf } from './conversations.js';
+import { answer } from './conversations.js';
 
 const tags = ['messages'];
 
@@ -40,7 +40,7 @@ export function messageRoutes(app: NativeApp, { core }: NativeContext): void {
       },
     },
     async (request, reply) => {
-      const exchange = await replies.edit(callerOf(request), request.params.id, request.body.content);
+      const exchange = await replies.edit(callerOf(request, 'native'), request.params.id, request.body.content);
       return answer(core, request, reply, exchange, request.query.stream);
     },
   );
@@ -57,7 +57,7 @@ export function messageRoutes(app: NativeApp, { core }: NativeContext): void {
       },
     },
     async (request, reply) => {
-      const exchange = await replies.regenerate(callerOf(request), request.params.id);
+      const exchange = await replies.regenerate(callerOf(request, 'native'), request.params.id);
       return answer(core, request, reply, exchange, request.query.stream);
     },
   );

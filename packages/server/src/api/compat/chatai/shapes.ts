@@ -1,0 +1,77 @@
+import type { TokenUsage } from '../../../core/chat-model.js';
+import type { Conversation, Message } from '../../../core/conversations/model.js';
+import { DomainError, ModelError, type ErrorCode } from '../../../core/errors.js';
+import { toApiError, type ApiError } from '../../errors.js';
+import type { ReplyFrames } from '../../sse.js';
+
+/** The document's error body. */
+export function chataiError({ code, message }: Pick<ApiError, 'code' | 'message'>) {
+  return { success: false, error: { code, message } };
+}
+
+/** On a conversation's routes, what is not found is the conversation (someone else's included). */
+export function conversationError(apiError: ApiError) {
+  return chataiError(apiError.code === 'NOT_FOUND' ? { ...apiError, code: 'CONVERSATION_NOT_FOUND' } : apiError);
+}
+
+export function usageBody(usage: TokenUsage | null) {
+  const promptTokens = usage?.promptTokens ?? 0;
+  const completionTokens = usage?.completionTokens ?? 0;
+  return { promptTokens, completionTokens, totalTokens: promptTokens + completionTokens };
+}
+
+/** Failures whose own code tells the caller more than "the model failed". */
+const TOLD_AS_THEY_ARE = new Set<string>([
+  'CHANNEL_UNAVAILABLE',
+  'MODEL_NOT_FOUND',
+  'CONTEXT_LENGTH_EXCEEDED',
+] satisfies ErrorCode[]);
+
+/**
+ * Why a reply did not complete, in the document's terms: no channel left is `CHANNEL_UNAVAILABLE`;
+ * anything else that went wrong while answering (the upstream refused or broke off, the reply was
+ * interrupted or stopped) is the model's error.
+ */
+export function replyFailure(ended: Message): DomainError | undefined {
+  if (ended.status === 'complete') return undefined;
+  const error = ended.error ?? { code: 'MODEL_ERROR', message: 'The reply was stopped before it was complete' };
+  return TOLD_AS_THEY_ARE.has(error.code)
+    ? new DomainError(error.code as ErrorCode, error.message)
+    : new ModelError(error.message);
+}
+
+export function conversationSummary(conversation: Conversation) {
+  return {
+    id: conversation.id,
+    userId: conversation.endUserId,
+    groupId: conversation.endGroupId,
+    messageCount: conversation.messageCount,
+    lastMessage: conversation.lastMessage?.preview ?? null,
+    updatedAt: conversation.updatedAt,
+  };
+}
+
+export function messageEntry(message: Message) {
+  return { role: message.role, content: message.content, timestamp: message.createdAt };
+}
+
+/** The stream as the document frames it: `start`, `content` per delta, then `end` with usage, or `error`. */
+export function chataiFrames(conversationId: string): ReplyFrames {
+  return {
+    opening: frame({ type: 'start', conversationId }),
+    delta: ({ text }) => frame({ type: 'content', text }),
+    end(message) {
+      const failure = replyFailure(message);
+      return failure ? errorFrame(toApiError(failure)) : frame({ type: 'end', usage: usageBody(message.usage) });
+    },
+    unfollowable: errorFrame({ code: 'INTERNAL', message: 'The reply cannot be followed right now' }),
+  };
+}
+
+function errorFrame({ code, message }: Pick<ApiError, 'code' | 'message'>): string {
+  return frame({ type: 'error', error: { code, message } });
+}
+
+function frame(data: unknown): string {
+  return `data: ${JSON.stringify(data)}\n\n`;
+}
