@@ -7,6 +7,8 @@ import { Unauthorized } from '../core/errors.js';
 import { setRateLimitHeaders } from './errors.js';
 
 export const SESSION_COOKIE = 'parley_session';
+/** The botyard surface's session cookie, named as Botyard's clients expect. */
+export const BOTYARD_SESSION_COOKIE = 'token';
 
 declare module 'fastify' {
   interface FastifyContextConfig {
@@ -33,8 +35,8 @@ export function callerOf(request: FastifyRequest, surface: string): Caller {
 }
 
 /** Sets the session cookie: httpOnly, SameSite=Lax, Secure whenever the request came over HTTPS. */
-export function setSessionCookie(reply: FastifyReply, token: string, lifetimeMs: number): void {
-  reply.setCookie(SESSION_COOKIE, token, {
+export function setSessionCookie(reply: FastifyReply, token: string, lifetimeMs: number, name = SESSION_COOKIE): void {
+  reply.setCookie(name, token, {
     path: '/',
     httpOnly: true,
     sameSite: 'lax',
@@ -58,17 +60,21 @@ export function bearerToken(request: FastifyRequest): { bearer?: string; malform
 /**
  * Admission (authentication and quota, decided in the core) for every route of a surface, before
  * its body is even read. A surface without cookies takes bearer tokens only, as API clients send them.
+ * `cookies` names the session cookies read (`true`: the native one), the first one sent counting;
+ * a renewed session goes back into the cookie it came in.
  */
 export function registerAuthHooks(
   app: FastifyInstance,
   deps: { gatekeeper: Gatekeeper; sessions: SessionService },
-  options: { cookies: boolean } = { cookies: true },
+  options: { cookies: boolean | readonly string[] } = { cookies: true },
 ): void {
+  const cookies = options.cookies === true ? [SESSION_COOKIE] : options.cookies === false ? [] : options.cookies;
   app.addHook('onRequest', async (request, reply) => {
     const config = request.routeOptions.config;
     const { bearer, malformed } = bearerToken(request);
+    const cookie = cookies.find((name) => request.cookies[name] !== undefined);
     const admission = await deps.gatekeeper.admit({
-      credentials: { bearer, sessionCookie: options.cookies ? request.cookies[SESSION_COOKIE] : undefined },
+      credentials: { bearer, sessionCookie: cookie && request.cookies[cookie] },
       malformed,
       ip: request.ip,
       auth: config.auth ?? 'required',
@@ -76,6 +82,6 @@ export function registerAuthHooks(
     });
     request.principal = admission.principal ?? null;
     if (admission.limit) setRateLimitHeaders(reply, admission.limit);
-    if (admission.renewedCookie) setSessionCookie(reply, admission.renewedCookie, deps.sessions.lifetimeMs);
+    if (admission.renewedCookie) setSessionCookie(reply, admission.renewedCookie, deps.sessions.lifetimeMs, cookie);
   });
 }

@@ -6,6 +6,8 @@ import swaggerUi from '@fastify/swagger-ui';
 import Fastify, { type FastifyInstance, type FastifyServerOptions } from 'fastify';
 import type { Config } from '../config/schema.js';
 import type { Core } from '../core/index.js';
+import { botyardSurface } from './compat/botyard/index.js';
+import { webClientPages } from './compat/botyard/web-client.js';
 import { chataiSurface } from './compat/chatai/index.js';
 import { errorHandler, nativeErrorBody } from './errors.js';
 import { healthRoutes } from './health.js';
@@ -19,7 +21,7 @@ import { guardRoutes, mountSurfaces, type Surface } from './surfaces.js';
 import { createValidatorCompiler } from './validation.js';
 
 /** Every wire API besides the native one; those sharing a mount answer unknown routes as the first one does. */
-const SURFACES: readonly Surface[] = [openAiSurface, chataiSurface];
+const SURFACES: readonly Surface[] = [openAiSurface, chataiSurface, botyardSurface];
 
 const REQUEST_ID = /^[\w.:-]{1,128}$/;
 /** Response headers a browser client may read across origins. */
@@ -96,7 +98,11 @@ export async function buildServer(deps: ServerDeps): Promise<FastifyInstance> {
   app.decorateRequest('principal', null);
   // The native error format is the default for everything outside other surfaces' own scopes.
   app.setErrorHandler(errorHandler(nativeErrorBody, metrics.countError));
+  // Paths no API claims may be pages of a web client that routes in the browser.
+  const webClientPage = webClientPages(config);
   app.setNotFoundHandler((request, reply) => {
+    const page = webClientPage?.(request, reply);
+    if (page) return page;
     metrics.countError('NOT_FOUND');
     return reply.code(404).send(
       nativeErrorBody({

@@ -215,7 +215,13 @@ export const ConfigSchema = Type.Object(
       {
         openai: surface('/v1'),
         bambisleep: surface('/v1', { websocket: mount('/ws/chat') }),
-        botyard: surface('/v1/client-api'),
+        botyard: surface('/v1/client-api', {
+          /**
+           * A built Botyard web client (its index.html and assets) to serve at `/` on the same origin
+           * as the API, with index.html for other page paths; empty: none is served.
+           */
+          webRoot: Type.String({ default: '', maxLength: 2000 }),
+        }),
         zeebee: surface('/api', { websocket: mount('/api/ws/voice') }),
         chatai: surface('/chatai', {
           /** In a group, each member has a conversation of their own instead of one for the group. */

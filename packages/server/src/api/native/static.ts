@@ -4,7 +4,7 @@ import { Type } from '@sinclair/typebox';
 import type { FastifyInstance } from 'fastify';
 import { kindOf } from '../../core/files/detect.js';
 import type { Core } from '../../core/index.js';
-import { principalOf, registerAuthHooks } from '../auth.js';
+import { BOTYARD_SESSION_COOKIE, SESSION_COOKIE, principalOf, registerAuthHooks } from '../auth.js';
 import { ErrorBody } from './schemas.js';
 
 /**
@@ -14,7 +14,8 @@ import { ErrorBody } from './schemas.js';
 export async function staticFiles(parent: FastifyInstance, core: Core): Promise<void> {
   await parent.register(async (scope) => {
     const app = scope.withTypeProvider<TypeBoxTypeProvider>();
-    registerAuthHooks(app, core);
+    // Files attached on the botyard surface are shown by a browser signed in there, with its cookie.
+    registerAuthHooks(app, core, { cookies: [SESSION_COOKIE, BOTYARD_SESSION_COOKIE] });
     app.get(
       '/static/*',
       {

@@ -55,7 +55,8 @@ export interface Page<T> {
 export interface UserRepository {
   /**
    * Inserts a user. With role `first-user-admin` the user becomes admin if and only if it is the
-   * first user ever created, decided atomically even under concurrent registrations.
+   * first user with a password (guests do not count), decided atomically even under concurrent
+   * registrations.
    */
   insert(user: NewUser): Promise<User>;
   findById(id: string): Promise<User | undefined>;

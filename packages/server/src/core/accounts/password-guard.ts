@@ -3,6 +3,7 @@ import { RateLimited } from '../errors.js';
 import type { RateLimiter } from '../shared-state.js';
 import type { User } from './model.js';
 import type { PasswordHasher } from './ports.js';
+import { hasPassword } from './rules.js';
 
 export interface PasswordThrottle {
   perUsername: number;
@@ -33,7 +34,8 @@ export class PasswordGuard {
       { key: `login:ip:${ip}`, limit: perIp, windowMs },
     ]);
     if (!state.allowed) throw new RateLimited('Too many password attempts; try again later', state);
-    if (!user) {
+    // An account without a password (a guest) is answered like no account at all.
+    if (!user || !hasPassword(user)) {
       await this.passwords.verify(await this.dummy(), password);
       return false;
     }

@@ -12,6 +12,10 @@ export const USERNAME = {
 } as const;
 
 export const PASSWORD = { minLength: 8, maxLength: 256 } as const;
+/** The password hash of an account without a password (a guest): no password ever matches it. */
+export const NO_PASSWORD = '';
+/** Guests' usernames: this prefix and their id in lower case (32 characters in all). */
+export const GUEST_USERNAME_PREFIX = 'guest-';
 export const DISPLAY_NAME = { maxLength: 64 } as const;
 export const AVATAR_URL = { maxLength: 2048, pattern: '^https?://' } as const;
 export const KEY_NAME = { minLength: 1, maxLength: 64 } as const;
@@ -34,6 +38,10 @@ export function checkUsername(username: string): string {
     );
   }
   return name;
+}
+
+export function hasPassword(user: { passwordHash: string }): boolean {
+  return user.passwordHash !== NO_PASSWORD;
 }
 
 export function checkPassword(password: string, field = 'password'): void {

@@ -3,7 +3,7 @@ import { Forbidden, Unauthorized } from '../errors.js';
 import type { User, UserRepository } from './model.js';
 import type { PasswordGuard } from './password-guard.js';
 import type { SessionClaims, SessionRevocations, SessionTokens } from './ports.js';
-import { normaliseUsername } from './rules.js';
+import { hasPassword, normaliseUsername } from './rules.js';
 
 export interface SessionOptions {
   lifetimeMs: number;
@@ -35,6 +35,12 @@ export class SessionService {
     if (!user || !ok) throw new Unauthorized(INVALID_LOGIN);
     if (user.disabled) throw new Forbidden('This account is disabled');
     return { user, token: this.issue(user.id, randomUUID()) };
+  }
+
+  /** Signs a guest in: a guest has no password to log in with, so its session starts as it is created. */
+  openGuest(user: User): string {
+    if (hasPassword(user)) throw new Forbidden('Only a guest signs in without a password');
+    return this.issue(user.id, randomUUID());
   }
 
   /** The user behind a session token, checked against revocation, password changes and disabling. */

@@ -5,7 +5,16 @@ import { newId } from '../ids.js';
 import type { Page, Role, Tier, User, UserPatch, UserRepository } from './model.js';
 import type { PasswordGuard } from './password-guard.js';
 import type { PasswordHasher } from './ports.js';
-import { AVATAR_URL, DISPLAY_NAME, USERS_PAGE, checkPassword, checkUsername, normaliseUsername } from './rules.js';
+import {
+  AVATAR_URL,
+  DISPLAY_NAME,
+  GUEST_USERNAME_PREFIX,
+  NO_PASSWORD,
+  USERS_PAGE,
+  checkPassword,
+  checkUsername,
+  normaliseUsername,
+} from './rules.js';
 
 export interface ProfileChanges {
   displayName?: string;
@@ -68,6 +77,36 @@ export class UserService {
       updatedAt: now,
     });
     return generatedPassword ? { ...user, generatedPassword } : user;
+  }
+
+  /**
+   * A guest: a user known only by a display name (signing in on a surface whose clients ask for a
+   * nickname). The username is generated and the account has no password, so it can never log in
+   * with one; it lives as long as its session is renewed. Guests are never the first admin.
+   */
+  async createGuest(displayName: string): Promise<User> {
+    const name = displayName.trim();
+    if (!name || name.length > DISPLAY_NAME.maxLength) {
+      throw new Invalid(`displayName must be 1-${DISPLAY_NAME.maxLength} characters`, 'displayName');
+    }
+    const id = newId();
+    const now = this.now();
+    return this.users.insert({
+      id,
+      username: `${GUEST_USERNAME_PREFIX}${id.toLowerCase()}`,
+      passwordHash: NO_PASSWORD,
+      displayName: name,
+      avatarUrl: null,
+      isPublic: false,
+      role: 'user',
+      tier: this.options.defaultTier,
+      xp: 0,
+      level: 1,
+      disabled: false,
+      sessionsValidAfter: 0,
+      createdAt: now,
+      updatedAt: now,
+    });
   }
 
   async get(id: string): Promise<User> {

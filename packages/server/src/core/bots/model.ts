@@ -62,8 +62,11 @@ export interface BotRepository {
   insertBuiltin(bot: Bot): Promise<boolean>;
   findById(id: string): Promise<Bot | undefined>;
   findByName(name: string): Promise<Bot | undefined>;
-  /** Public bots and the private bots of `ownerId` (every bot when `ownerId` is undefined), by name. */
-  list(options: { ownerId?: string }): Promise<Bot[]>;
+  /**
+   * Public bots and the private bots of `ownerId`, by name: every bot when `ownerId` is undefined,
+   * public bots only when it is null.
+   */
+  list(options: { ownerId?: string | null }): Promise<Bot[]>;
   /** Refuses (Conflict) a name already taken; false when the bot no longer exists. */
   update(bot: Bot): Promise<boolean>;
   delete(id: string): Promise<boolean>;

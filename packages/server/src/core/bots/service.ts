@@ -77,15 +77,16 @@ export class BotService {
     }
   }
 
-  /** The bots the user may see, by name: for an admin, every bot. */
-  list(user: User): Promise<Bot[]> {
-    return this.repo.list(isAdmin(user) ? {} : { ownerId: user.id });
+  /** The bots the user may see, by name: for an admin, every bot; for nobody signed in (null), the public ones. */
+  list(user: User | null): Promise<Bot[]> {
+    return this.repo.list(user === null ? { ownerId: null } : isAdmin(user) ? {} : { ownerId: user.id });
   }
 
-  /** A bot the user may see, by id or name; NotFound otherwise. */
-  async get(user: User, idOrName: string): Promise<Bot> {
+  /** A bot the user (or, when null, anyone) may see, by id or name; NotFound otherwise. */
+  async get(user: User | null, idOrName: string): Promise<Bot> {
     const bot = isBotName(idOrName) ? await this.repo.findByName(idOrName) : await this.repo.findById(idOrName);
-    if (!bot || !(bot.visibility === 'public' || bot.ownerId === user.id || isAdmin(user))) throw new NotFound('Bot');
+    const visible = bot?.visibility === 'public' || (user !== null && (bot?.ownerId === user.id || isAdmin(user)));
+    if (!bot || !visible) throw new NotFound('Bot');
     return bot;
   }
 

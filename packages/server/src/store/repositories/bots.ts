@@ -59,9 +59,11 @@ export class SqlBotRepository implements BotRepository {
     return row && toBot(row);
   }
 
-  async list({ ownerId }: { ownerId?: string }): Promise<Bot[]> {
+  async list({ ownerId }: { ownerId?: string | null }): Promise<Bot[]> {
     let query = this.db.selectFrom('bots').selectAll().orderBy('name');
-    if (ownerId !== undefined) {
+    if (ownerId === null) {
+      query = query.where('visibility', '=', 'public');
+    } else if (ownerId !== undefined) {
       query = query.where((eb) => eb.or([eb('visibility', '=', 'public'), eb('ownerId', '=', ownerId)]));
     }
     return (await query.execute()).map(toBot);

@@ -1,5 +1,6 @@
 import type { Kysely, Selectable } from 'kysely';
 import type { NewUser, Role, Tier, User, UserPatch, UserRepository } from '../../core/accounts/model.js';
+import { NO_PASSWORD } from '../../core/accounts/rules.js';
 import { Conflict } from '../../core/errors.js';
 import type { OutboxEvent } from '../../core/events.js';
 import { isUniqueViolation } from '../database.js';
@@ -20,7 +21,13 @@ export class SqlUserRepository implements UserRepository {
       return await this.db.transaction().execute(async (trx) => {
         let role: Role = user.role === 'admin' ? 'admin' : 'user';
         if (user.role === 'first-user-admin') {
-          const anyone = await trx.selectFrom('users').select('id').limit(1).executeTakeFirst();
+          // Guests (no password) do not count: the first account someone registers still becomes admin.
+          const anyone = await trx
+            .selectFrom('users')
+            .select('id')
+            .where('passwordHash', '!=', NO_PASSWORD)
+            .limit(1)
+            .executeTakeFirst();
           if (!anyone) {
             // Concurrent first registrations all see an empty table; the flag's primary key lets one win.
             const claim = await trx
