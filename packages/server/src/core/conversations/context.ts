@@ -1,5 +1,5 @@
 import type { User } from '../accounts/model.js';
-import type { Bot } from '../bots/model.js';
+import type { Bot, GenerationParams } from '../bots/model.js';
 import type { BotService } from '../bots/service.js';
 import type { ChatMessage, ChatRequest, ContentPart, ModelInfo } from '../chat-model.js';
 import type { FileRepository } from '../files/model.js';
@@ -33,6 +33,8 @@ export async function buildChatRequest(
     leaf: Message;
     /** Active in the conversation: their content follows the system prompt. */
     triggers: readonly Trigger[];
+    /** The request's own generation settings, over the bot's. */
+    params?: GenerationParams;
   },
 ): Promise<ChatRequest> {
   const { conversation, bot, group, leaf, model } = target;
@@ -89,9 +91,9 @@ export async function buildChatRequest(
   return {
     model: model.id,
     messages,
-    temperature: bot?.params.temperature,
-    topP: bot?.params.topP,
-    maxTokens: bot?.params.maxTokens,
+    temperature: target.params?.temperature ?? bot?.params.temperature,
+    topP: target.params?.topP ?? bot?.params.topP,
+    maxTokens: target.params?.maxTokens ?? bot?.params.maxTokens,
     stream: true,
   };
 }

@@ -1,6 +1,6 @@
 import type { Config } from '../../config/schema.js';
 import type { User } from '../accounts/model.js';
-import type { Bot } from '../bots/model.js';
+import type { Bot, GenerationParams } from '../bots/model.js';
 import type { ChatRequest, ModelInfo, TokenUsage } from '../chat-model.js';
 import type { CallContext, CompletionService } from '../completions.js';
 import { messageText, type TokenCounter } from '../context-window.js';
@@ -31,6 +31,8 @@ export interface NewMessage {
   attachmentIds?: string[];
   /** The sender's idempotency key. */
   clientId?: string;
+  /** How the reply is generated, over the bot's own settings (a request's temperature, say). */
+  params?: GenerationParams;
 }
 
 /** What a follower of a reply receives: its deltas, then the reply as stored once it has ended. */
@@ -65,6 +67,8 @@ interface Replier {
   bot: Bot | null;
   group: Group | null;
   model?: ModelInfo;
+  /** The request's own generation settings, over the bot's. */
+  params?: GenerationParams;
 }
 
 interface Running {
@@ -317,7 +321,7 @@ export class ReplyService {
       this.deps.streams.end(reply.id, { status: 'complete' });
       this.deps.events.publish('message.completed', { message: reply });
     } else {
-      this.launch(caller, { conversation, bot, group, model: model! }, userMessage, reply);
+      this.launch(caller, { conversation, bot, group, model: model!, params: input.params }, userMessage, reply);
     }
     return { userMessage, reply };
   }
