@@ -14,6 +14,7 @@ import { createProvider } from './llm/providers/index.js';
 import { Router } from './llm/router.js';
 import { tokenCounter } from './llm/tokens.js';
 import { createSharedState } from './shared-state/index.js';
+import { createSpeechEngines } from './speech/index.js';
 import { openDatabase, type Database } from './store/database.js';
 import { LocalBlobStore } from './store/blobs/local.js';
 import { SqlApiKeyRepository } from './store/repositories/api-keys.js';
@@ -63,6 +64,8 @@ export async function openRuntime(
   onBackgroundError: (err: unknown) => void = (err) => console.error(err),
 ): Promise<Runtime> {
   const secret = resolveSecret(config);
+  // Before any store opens, so that a speech provider misconfigured stops the start at once.
+  const speech = createSpeechEngines(config.speech);
   const webhookTransport = createWebhookTransport({
     allowlist: config.webhooks.allowlist,
     timeoutMs: config.webhooks.timeoutMs,
@@ -126,6 +129,7 @@ export async function openRuntime(
         await shared.bus.publish(channelsTopic, {});
       },
       onBackgroundError,
+      speech,
     },
   );
   try {

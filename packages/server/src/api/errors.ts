@@ -23,6 +23,7 @@ const STATUS: Record<ErrorCode, number> = {
   UPSTREAM_REJECTED: 400,
   MODEL_ERROR: 502,
   CHANNEL_UNAVAILABLE: 503,
+  SPEECH_UNAVAILABLE: 503,
 };
 
 const CODE_BY_STATUS: Record<number, string> = {

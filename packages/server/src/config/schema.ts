@@ -77,6 +77,58 @@ export const ModelConfig = Type.Object(
 );
 export type ModelConfig = Static<typeof ModelConfig>;
 
+export const SPEECH_PROVIDER_KINDS = ['openai', 'openai-compatible'] as const;
+/** The audio formats OpenAI's speech endpoint produces (its `response_format`). */
+export const SPEECH_FORMATS = ['mp3', 'opus', 'aac', 'flac', 'wav', 'pcm'] as const;
+
+/** OpenAI's voices, which most OpenAI-compatible speech servers accept as well. */
+const OPENAI_VOICES = ['alloy', 'ash', 'coral', 'echo', 'fable', 'nova', 'onyx', 'sage', 'shimmer'];
+
+/** An OpenAI-style audio endpoint; `openai` needs only `apiKey`, `openai-compatible` needs `baseUrl`. */
+const speechProvider = <Extra extends TProperties>(model: string, extra: Extra) =>
+  Type.Object(
+    {
+      /** How clients name it (`provider`, `stt_provider`, `tts_provider`); `openai` is what the zeebee SDK sends. */
+      name: Type.String({ pattern: '^[A-Za-z0-9._-]{1,64}$', default: 'openai' }),
+      displayName: Type.String({ maxLength: 200, default: '' }),
+      provider: StringEnum(SPEECH_PROVIDER_KINDS, { default: 'openai' }),
+      /** API root, e.g. `http://localhost:8000/v1`; empty: OpenAI's. */
+      baseUrl: Type.String({ maxLength: 2000, default: '' }),
+      apiKey: Type.String({ maxLength: 1000, default: '' }),
+      model: Type.String({ minLength: 1, maxLength: 200, default: model }),
+      /** How long one call may take, answer included. */
+      timeoutMs: Type.Integer({ minimum: 100, maximum: 600_000, default: 60_000 }),
+      ...extra,
+    },
+    { additionalProperties: false },
+  );
+
+export const SttProviderConfig = speechProvider('whisper-1', {
+  /** `verbose_json` also tells the language heard; models that only answer `json` need `json`. */
+  responseFormat: StringEnum(['json', 'verbose_json'], { default: 'verbose_json' }),
+});
+export type SttProviderConfig = Static<typeof SttProviderConfig>;
+
+export const TtsProviderConfig = speechProvider('tts-1', {
+  voices: Type.Array(
+    Type.Object(
+      {
+        id: Type.String({ minLength: 1, maxLength: 200 }),
+        name: Type.String({ maxLength: 200, default: '' }),
+        gender: Type.String({ maxLength: 50, default: '' }),
+      },
+      { additionalProperties: false },
+    ),
+    { maxItems: 1000, default: OPENAI_VOICES.map((id) => ({ id, name: '', gender: '' })) },
+  ),
+  /** Empty: the first of `voices`. */
+  defaultVoice: Type.String({ maxLength: 200, default: '' }),
+  format: StringEnum(SPEECH_FORMATS, { default: 'mp3' }),
+  /** The longest text one call may carry; longer text is spoken in several calls, cut between sentences. */
+  maxInputChars: Type.Integer({ minimum: 100, maximum: 1_000_000, default: 4096 }),
+});
+export type TtsProviderConfig = Static<typeof TtsProviderConfig>;
+
 export const ConfigSchema = Type.Object(
   {
     port: Type.Integer({ minimum: 0, maximum: 65535, default: 3000 }),
@@ -180,6 +232,20 @@ export const ConfigSchema = Type.Object(
         maxFilesPerUpload: Type.Integer({ minimum: 1, maximum: 100, default: 10 }),
         /** Text files attached to a message reach the model inline, up to this size each. */
         inlineTextMaxBytes: Type.Integer({ minimum: 0, default: 64 * 1024 }),
+      },
+      { additionalProperties: false, default: {} },
+    ),
+    /** Speech recognition and synthesis providers; none by default, and speech routes then answer 503. */
+    speech: Type.Object(
+      {
+        stt: Type.Array(SttProviderConfig, { maxItems: 100, default: [] }),
+        tts: Type.Array(TtsProviderConfig, { maxItems: 100, default: [] }),
+        /** Languages offered to voice clients (ISO 639-1 codes); the first is the default. */
+        languages: Type.Array(Type.String({ pattern: '^[a-z]{2,3}$' }), {
+          minItems: 1,
+          maxItems: 200,
+          default: ['en', 'es', 'fr', 'de', 'it', 'pt', 'nl', 'ja', 'zh', 'ko'],
+        }),
       },
       { additionalProperties: false, default: {} },
     ),

@@ -14,6 +14,7 @@ export type ErrorCode =
   | 'CONTEXT_LENGTH_EXCEEDED'
   | 'UPSTREAM_REJECTED'
   | 'CHANNEL_UNAVAILABLE'
+  | 'SPEECH_UNAVAILABLE'
   | 'MODEL_ERROR';
 
 export class DomainError extends Error {
@@ -100,6 +101,13 @@ export class UpstreamRejected extends DomainError {
 export class ChannelUnavailable extends DomainError {
   constructor(model: string) {
     super('CHANNEL_UNAVAILABLE', `No upstream is available for '${model}' right now; try again shortly`, { model });
+  }
+}
+
+/** No speech provider is configured for what was asked (recognition or synthesis), or the one asked failed. */
+export class SpeechUnavailable extends DomainError {
+  constructor(message: string, details?: Record<string, unknown>) {
+    super('SPEECH_UNAVAILABLE', message, details);
   }
 }
 

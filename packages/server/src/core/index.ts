@@ -33,6 +33,7 @@ import { FileService } from './files/service.js';
 import { QuotaService } from './quotas.js';
 import { RealtimeService } from './realtime.js';
 import type { SharedState } from './shared-state.js';
+import { SpeechService, type SpeechEngines } from './speech.js';
 import { UsageService, type UsageRepository } from './usage.js';
 import { DomainEventPublisher } from './events.js';
 import { createWebhooks } from './webhooks/index.js';
@@ -66,6 +67,8 @@ export interface CorePorts {
   channelsChanged: () => Promise<void>;
   /** Where failures of work done off the request path are reported. */
   onBackgroundError: (err: unknown) => void;
+  /** The configured speech providers. */
+  speech: SpeechEngines;
 }
 
 /** The domain services every surface calls. */
@@ -92,6 +95,7 @@ export interface Core {
   triggers: TriggerService;
   /** Sends webhook deliveries; only a serving process starts it. */
   webhookWorker: WebhookWorker;
+  speech: SpeechService;
 }
 
 const MAX_BOTS_PER_USER = 100;
@@ -156,6 +160,10 @@ export function createCore(config: Config, ports: CorePorts): Core {
     onBackgroundError: ports.onBackgroundError,
   });
   const botKeys = new BotKeys(bots, ports.bots, ports.secretBox, ports.shared.limiter, webhooks.service);
+  const speech = new SpeechService(ports.speech, {
+    audioMaxBytes: config.files.audioMaxBytes,
+    languages: config.speech.languages,
+  });
   return {
     users,
     sessions,
@@ -190,5 +198,6 @@ export function createCore(config: Config, ports: CorePorts): Core {
     profiles,
     triggers,
     webhookWorker: webhooks.worker,
+    speech,
   };
 }
