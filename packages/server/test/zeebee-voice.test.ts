@@ -406,6 +406,23 @@ describe('refusals', () => {
     client.send(sdkAudio(RECORDING));
     const frames = await client.until('audio_stream_end');
     expect(frames[0]).toMatchObject({ type: 'transcript' });
+
+    // Audio that never comes ends in an error too, or the client would wait for it.
+    speech.configure({ speechBytes: 0 });
+    try {
+      client.send(sdkAudio(RECORDING));
+      const empty = await client.until('error');
+      expect(empty.map((f) => f.type)).toEqual([
+        'transcript',
+        'response',
+        'audio_stream_start',
+        'audio_stream_end',
+        'error',
+      ]);
+      expect(empty.at(-1)).toMatchObject({ code: 'SPEECH_UNAVAILABLE', message: expect.stringMatching(/no audio/) });
+    } finally {
+      speech.configure({ speechBytes: 1000 });
+    }
     client.close();
   });
 

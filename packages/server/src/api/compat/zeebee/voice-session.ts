@@ -6,7 +6,7 @@ import type { Config } from '../../../config/schema.js';
 import type { Principal } from '../../../core/accounts/authenticate.js';
 import type { Caller } from '../../../core/conversations/replies.js';
 import { END_ID } from '../../../core/conversations/rules.js';
-import { Forbidden, Invalid, ModelError, RateLimited, Unauthorized } from '../../../core/errors.js';
+import { Forbidden, Invalid, ModelError, RateLimited, SpeechUnavailable, Unauthorized } from '../../../core/errors.js';
 import type { Core } from '../../../core/index.js';
 import { chunksOf } from '../../../core/speech.js';
 import { Nullable } from '../../../lib/schema.js';
@@ -287,11 +287,15 @@ export class VoiceSession {
       signal: this.gone.signal,
     });
     this.send({ type: 'audio_stream_start', mime_type: speech.mimeType });
+    let chunks = 0;
     for await (const piece of inPieces(chunksOf(speech.audio), AUDIO_CHUNK_BYTES)) {
       if (this.closing) return;
       await this.sendDrained({ type: 'audio_chunk', data: piece.toString('base64') });
+      chunks++;
     }
     this.send({ type: 'audio_stream_end' });
+    // Clients wait for audio or an error: an empty stream alone would leave them waiting.
+    if (chunks === 0) throw new SpeechUnavailable('The speech provider returned no audio');
   }
 
   /**
