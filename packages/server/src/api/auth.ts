@@ -4,6 +4,7 @@ import type { Principal } from '../core/accounts/authenticate.js';
 import type { SessionService } from '../core/accounts/sessions.js';
 import type { Caller } from '../core/conversations/replies.js';
 import { Unauthorized } from '../core/errors.js';
+import type { SurfaceLimit } from '../core/quotas.js';
 import { setRateLimitHeaders } from './errors.js';
 
 export const SESSION_COOKIE = 'parley_session';
@@ -61,12 +62,13 @@ export function bearerToken(request: FastifyRequest): { bearer?: string; malform
  * Admission (authentication and quota, decided in the core) for every route of a surface, before
  * its body is even read. A surface without cookies takes bearer tokens only, as API clients send them.
  * `cookies` names the session cookies read (`true`: the native one), the first one sent counting;
- * a renewed session goes back into the cookie it came in.
+ * a renewed session goes back into the cookie it came in. A surface whose document promises rate
+ * limits of its own counts them with `limit`.
  */
 export function registerAuthHooks(
   app: FastifyInstance,
   deps: { gatekeeper: Gatekeeper; sessions: SessionService },
-  options: { cookies: boolean | readonly string[] } = { cookies: true },
+  options: { cookies: boolean | readonly string[]; limit?: SurfaceLimit } = { cookies: true },
 ): void {
   const cookies = options.cookies === true ? [SESSION_COOKIE] : options.cookies === false ? [] : options.cookies;
   app.addHook('onRequest', async (request, reply) => {
@@ -79,6 +81,7 @@ export function registerAuthHooks(
       ip: request.ip,
       auth: config.auth ?? 'required',
       quota: config.quota !== false,
+      surfaceLimit: options.limit,
     });
     request.principal = admission.principal ?? null;
     if (admission.limit) setRateLimitHeaders(reply, admission.limit);

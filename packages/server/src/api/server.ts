@@ -6,6 +6,7 @@ import swaggerUi from '@fastify/swagger-ui';
 import Fastify, { type FastifyInstance, type FastifyServerOptions } from 'fastify';
 import type { Config } from '../config/schema.js';
 import type { Core } from '../core/index.js';
+import { bambisleepSurface } from './compat/bambisleep/index.js';
 import { botyardSurface } from './compat/botyard/index.js';
 import { webClientPages } from './compat/botyard/web-client.js';
 import { chataiSurface } from './compat/chatai/index.js';
@@ -21,7 +22,7 @@ import { guardRoutes, mountSurfaces, type Surface } from './surfaces.js';
 import { createValidatorCompiler } from './validation.js';
 
 /** Every wire API besides the native one; those sharing a mount answer unknown routes as the first one does. */
-const SURFACES: readonly Surface[] = [openAiSurface, chataiSurface, botyardSurface];
+const SURFACES: readonly Surface[] = [openAiSurface, bambisleepSurface, chataiSurface, botyardSurface];
 
 const REQUEST_ID = /^[\w.:-]{1,128}$/;
 /** Response headers a browser client may read across origins. */

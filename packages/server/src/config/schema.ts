@@ -280,7 +280,14 @@ export const ConfigSchema = Type.Object(
     surfaces: Type.Object(
       {
         openai: surface('/v1'),
-        bambisleep: surface('/v1', { websocket: mount('/ws/chat') }),
+        bambisleep: surface('/v1', {
+          websocket: mount('/ws/chat'),
+          /** `POST /ai/generate` continues the caller's latest session while it was active this recently. */
+          sessionIdleMinutes: Type.Number({ exclusiveMinimum: 0, maximum: 525_600, default: 30 }),
+          /** The document's rate limits, counted besides the tier's quota. */
+          requestsPerMinute: Type.Integer({ minimum: 1, default: 60 }),
+          anonymousRequestsPerMinute: Type.Integer({ minimum: 1, default: 10 }),
+        }),
         botyard: surface('/v1/client-api', {
           /**
            * A built Botyard web client (its index.html and assets) to serve at `/` on the same origin

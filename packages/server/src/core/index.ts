@@ -18,6 +18,7 @@ import type { ChannelRepository, SecretBox } from './channels/ports.js';
 import { ChannelService, type ChannelView } from './channels/service.js';
 import { CompletionService } from './completions.js';
 import { ConversationAccess } from './conversations/access.js';
+import { ChatSessions } from './conversations/chat-sessions.js';
 import { FeedbackService } from './conversations/feedback.js';
 import type { ConversationRepository } from './conversations/model.js';
 import { BotReplies } from './conversations/bot-replies.js';
@@ -30,10 +31,12 @@ import { GroupService } from './groups/service.js';
 import type { SearchRepository } from './search/model.js';
 import { SearchService } from './search/service.js';
 import { FileService } from './files/service.js';
+import { LobbyService } from './lobby.js';
 import { QuotaService } from './quotas.js';
 import { RealtimeService } from './realtime.js';
 import type { SharedState } from './shared-state.js';
 import { SpeechService, type SpeechEngines } from './speech.js';
+import { SpokenFiles } from './spoken-files.js';
 import { UsageService, type UsageRepository } from './usage.js';
 import { DomainEventPublisher } from './events.js';
 import { createWebhooks } from './webhooks/index.js';
@@ -93,9 +96,13 @@ export interface Core {
   webhooks: WebhookService;
   profiles: ProfileService;
   triggers: TriggerService;
+  /** Conversations as sessions, for surfaces whose clients send prompts without naming one. */
+  chatSessions: ChatSessions;
+  lobby: LobbyService;
   /** Sends webhook deliveries; only a serving process starts it. */
   webhookWorker: WebhookWorker;
   speech: SpeechService;
+  spokenFiles: SpokenFiles;
 }
 
 const MAX_BOTS_PER_USER = 100;
@@ -197,7 +204,10 @@ export function createCore(config: Config, ports: CorePorts): Core {
     webhooks: webhooks.service,
     profiles,
     triggers,
+    chatSessions: new ChatSessions(conversations, triggers),
+    lobby: new LobbyService(ports.shared.bus),
     webhookWorker: webhooks.worker,
     speech,
+    spokenFiles: new SpokenFiles(speech, files),
   };
 }

@@ -1,5 +1,5 @@
 import { Unauthorized } from '../errors.js';
-import type { QuotaService } from '../quotas.js';
+import type { QuotaService, SurfaceLimit } from '../quotas.js';
 import type { LimitState } from '../shared-state.js';
 import type { Authenticator, Credentials, Principal } from './authenticate.js';
 
@@ -14,6 +14,8 @@ export interface AdmissionRequest {
   auth: AuthMode;
   /** Whether the request counts against the caller's quota. */
   quota: boolean;
+  /** The surface's own limit, counted with the quota. */
+  surfaceLimit?: SurfaceLimit;
 }
 
 export interface Admission {
@@ -52,7 +54,7 @@ export class Gatekeeper {
     }
     const user = principal?.user;
     const limit = request.quota
-      ? await this.quotas.take(user ? { userId: user.id, tier: user.tier } : { ip: request.ip })
+      ? await this.quotas.take(user ? { userId: user.id, tier: user.tier } : { ip: request.ip }, request.surfaceLimit)
       : undefined;
     if (refusal) throw refusal;
     // Only a cookie is renewed: a client sending the token as a bearer keeps it where it likes.

@@ -13,6 +13,9 @@ import {
   TRIGGER_NAME,
 } from './rules.js';
 
+/** How many of the triggers a user may see are looked through by name: the newest. */
+const VISIBLE_SCAN_LIMIT = 1000;
+
 export interface TriggerInput {
   name: string;
   description?: string;
@@ -110,10 +113,31 @@ export class TriggerService {
     return ids.map((id) => usable.get(id)!);
   }
 
+  /**
+   * Triggers the user may see, each named by its id or its name (ignoring case; the user's own
+   * first when a name is shared); NotFound for a name or id that names none.
+   */
+  async find(user: User, refs: readonly string[]): Promise<Trigger[]> {
+    const visible: Trigger[] = await this.repo.listVisible(user.id, { limit: VISIBLE_SCAN_LIMIT });
+    // Older triggers than those looked through are found by id.
+    const unseen = refs.filter((ref) => !visible.some((t) => t.id === ref));
+    const older = unseen.length ? await this.repo.findManyByIds(unseen) : [];
+    const candidates = [...visible, ...older.filter((t) => t.isPublic || t.creatorId === user.id)];
+    return refs.map((ref) => {
+      const named = (t: Trigger) => t.name.toLowerCase() === ref.toLowerCase();
+      const found =
+        candidates.find((t) => t.id === ref) ??
+        candidates.find((t) => named(t) && t.creatorId === user.id) ??
+        candidates.find(named);
+      if (!found) throw new NotFound(`Trigger '${ref}'`);
+      return found;
+    });
+  }
+
   /** The names of triggers (among those the user may see) that a text mentions, as whole words. */
   async mentionedIn(user: User, text: string): Promise<string[]> {
     const lower = text.toLowerCase();
-    const visible = await this.repo.listVisible(user.id, { limit: 1000 });
+    const visible = await this.repo.listVisible(user.id, { limit: VISIBLE_SCAN_LIMIT });
     const names = new Set<string>();
     for (const { name } of visible) {
       if (mentions(lower, name.toLowerCase())) names.add(name);
