@@ -60,20 +60,21 @@ export function bearerToken(request: FastifyRequest): { bearer?: string; malform
 
 /**
  * Admission (authentication and quota, decided in the core) for every route of a surface, before
- * its body is even read. A surface without cookies takes bearer tokens only, as API clients send them.
- * `cookies` names the session cookies read (`true`: the native one), the first one sent counting;
- * a renewed session goes back into the cookie it came in. A surface whose document promises rate
- * limits of its own counts them with `limit`.
+ * its body is even read. A surface without cookies takes bearer tokens only, as API clients send them;
+ * one whose clients send their key in a header of its own (`keyHeader`, in lower case) takes that
+ * too, when no Authorization header is sent. `cookies` names the session cookies read (`true`: the
+ * native one), the first one sent counting; a renewed session goes back into the cookie it came in.
+ * A surface whose document promises rate limits of its own counts them with `limit`.
  */
 export function registerAuthHooks(
   app: FastifyInstance,
   deps: { gatekeeper: Gatekeeper; sessions: SessionService },
-  options: { cookies: boolean | readonly string[]; limit?: SurfaceLimit } = { cookies: true },
+  options: { cookies: boolean | readonly string[]; keyHeader?: string; limit?: SurfaceLimit } = { cookies: true },
 ): void {
   const cookies = options.cookies === true ? [SESSION_COOKIE] : options.cookies === false ? [] : options.cookies;
   app.addHook('onRequest', async (request, reply) => {
     const config = request.routeOptions.config;
-    const { bearer, malformed } = bearerToken(request);
+    const { bearer, malformed } = options.keyHeader ? keyOrBearer(request, options.keyHeader) : bearerToken(request);
     const cookie = cookies.find((name) => request.cookies[name] !== undefined);
     const admission = await deps.gatekeeper.admit({
       credentials: { bearer, sessionCookie: cookie && request.cookies[cookie] },
@@ -87,4 +88,10 @@ export function registerAuthHooks(
     if (admission.limit) setRateLimitHeaders(reply, admission.limit);
     if (admission.renewedCookie) setSessionCookie(reply, admission.renewedCookie, deps.sessions.lifetimeMs, cookie);
   });
+}
+
+function keyOrBearer(request: FastifyRequest, keyHeader: string): { bearer?: string; malformed?: boolean } {
+  const key = request.headers[keyHeader];
+  if (request.headers.authorization || typeof key !== 'string' || !key.trim()) return bearerToken(request);
+  return { bearer: key.trim() };
 }

@@ -3,13 +3,19 @@ import cookie from '@fastify/cookie';
 import cors from '@fastify/cors';
 import swagger from '@fastify/swagger';
 import swaggerUi from '@fastify/swagger-ui';
-import Fastify, { type FastifyInstance, type FastifyServerOptions } from 'fastify';
+import Fastify, {
+  type FastifyInstance,
+  type FastifyReply,
+  type FastifyRequest,
+  type FastifyServerOptions,
+} from 'fastify';
 import type { Config } from '../config/schema.js';
 import type { Core } from '../core/index.js';
 import { bambisleepSurface } from './compat/bambisleep/index.js';
 import { botyardSurface } from './compat/botyard/index.js';
 import { webClientPages } from './compat/botyard/web-client.js';
 import { chataiSurface } from './compat/chatai/index.js';
+import { zeebeeSurface } from './compat/zeebee/index.js';
 import { errorHandler, nativeErrorBody } from './errors.js';
 import { healthRoutes } from './health.js';
 import { registerMetrics } from './metrics.js';
@@ -22,7 +28,7 @@ import { guardRoutes, mountSurfaces, type Surface } from './surfaces.js';
 import { createValidatorCompiler } from './validation.js';
 
 /** Every wire API besides the native one; those sharing a mount answer unknown routes as the first one does. */
-const SURFACES: readonly Surface[] = [openAiSurface, bambisleepSurface, chataiSurface, botyardSurface];
+const SURFACES: readonly Surface[] = [openAiSurface, bambisleepSurface, chataiSurface, botyardSurface, zeebeeSurface];
 
 const REQUEST_ID = /^[\w.:-]{1,128}$/;
 /** Response headers a browser client may read across origins. */
@@ -101,7 +107,7 @@ export async function buildServer(deps: ServerDeps): Promise<FastifyInstance> {
   app.setErrorHandler(errorHandler(nativeErrorBody, metrics.countError));
   // Paths no API claims may be pages of a web client that routes in the browser.
   const webClientPage = webClientPages(config);
-  app.setNotFoundHandler((request, reply) => {
+  const answerNotFound = (request: FastifyRequest, reply: FastifyReply) => {
     const page = webClientPage?.(request, reply);
     if (page) return page;
     metrics.countError('NOT_FOUND');
@@ -111,7 +117,8 @@ export async function buildServer(deps: ServerDeps): Promise<FastifyInstance> {
         message: `Route ${request.method} ${request.url.split('?')[0]} not found`,
       }),
     );
-  });
+  };
+  app.setNotFoundHandler(answerNotFound);
 
   await app.register(cookie);
   await app.register(cors, {
@@ -165,5 +172,9 @@ export async function buildServer(deps: ServerDeps): Promise<FastifyInstance> {
     { core: deps.core, config, version: deps.version, countError: metrics.countError },
     routes,
   );
+  // The native prefix keeps this answer under a surface mounted above it (zeebee's /api), unless one shares it.
+  if (!Object.values(config.surfaces).some((surface) => surface.enabled && surface.mount === NATIVE_PREFIX)) {
+    await app.register(async (native) => native.setNotFoundHandler(answerNotFound), { prefix: NATIVE_PREFIX });
+  }
   return app;
 }

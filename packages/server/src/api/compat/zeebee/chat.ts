@@ -1,0 +1,239 @@
+import type { Static } from '@sinclair/typebox';
+import type { FastifyReply, FastifyRequest } from 'fastify';
+import type { User } from '../../../core/accounts/model.js';
+import type { GenerationParams } from '../../../core/bots/model.js';
+import type { Conversation, Message } from '../../../core/conversations/model.js';
+import type { Caller, Exchange } from '../../../core/conversations/replies.js';
+import type { ConversationPatch } from '../../../core/conversations/service.js';
+import { DomainError, Invalid, ModelError, NotFound, type ErrorCode } from '../../../core/errors.js';
+import type { Core } from '../../../core/index.js';
+import { callerOf } from '../../auth.js';
+import { toApiError, type ApiError } from '../../errors.js';
+import { sendFollowedReply, type ReplyFrames } from '../../sse.js';
+import type { NativeApp } from '../../native/types.js';
+import type { SurfaceContext } from '../../surfaces.js';
+import { zeebeeError } from './errors.js';
+import { ChatBody, CompletionBody } from './schemas.js';
+import { templateBot } from './templates.js';
+
+const tags = ['zeebee'];
+
+/** A turn of a chat: the user's new message, where it goes, and what the conversation should be like. */
+interface Turn {
+  content: string;
+  conversationId?: string | null;
+  endUserId?: string | null;
+  model?: string | null;
+  systemPrompt?: string | null;
+  template?: { name: string; variables?: Record<string, string> | null } | null;
+  stream?: boolean | null;
+  params: GenerationParams;
+}
+
+/**
+ * `POST /chat` (the document's) and `POST /chat/completions` (the SDK's): the history lives in the
+ * conversation (`conversation_id`; none starts one), so each request brings only the new message.
+ */
+export function chatRoutes(app: NativeApp, { core }: SurfaceContext): void {
+  app.post(
+    '/chat',
+    { schema: { tags, summary: 'Send a message and receive the reply', body: ChatBody } },
+    async (request, reply) =>
+      answerTurn(core, request, reply, { ...fields(request.body), content: request.body.message }),
+  );
+
+  app.post(
+    '/chat/completions',
+    {
+      schema: {
+        tags,
+        summary: "Send the conversation's new message, OpenAI-style; streams as `data:` lines ending `data: [DONE]`",
+        body: CompletionBody,
+      },
+    },
+    async (request, reply) => {
+      const { content, systemPrompt } = newTurnOf(request.body.messages);
+      return answerTurn(core, request, reply, {
+        ...fields(request.body),
+        content,
+        systemPrompt: request.body.system_prompt ?? systemPrompt,
+      });
+    },
+  );
+}
+
+function fields(body: Static<typeof ChatBody> | Static<typeof CompletionBody>): Omit<Turn, 'content'> {
+  return {
+    conversationId: body.conversation_id,
+    endUserId: body.user_id,
+    model: body.model,
+    systemPrompt: body.system_prompt,
+    template: body.template,
+    stream: body.stream,
+    params: {
+      ...(body.temperature != null && { temperature: body.temperature }),
+      ...(body.top_p != null && { topP: body.top_p }),
+      ...(body.max_tokens != null && { maxTokens: body.max_tokens }),
+    },
+  };
+}
+
+type CompletionMessage = Static<typeof CompletionBody>['messages'][number];
+
+/** The new user message and the system prompt of an OpenAI-style message list. */
+function newTurnOf(messages: CompletionMessage[]): { content: string; systemPrompt?: string } {
+  const text = (m: CompletionMessage) =>
+    typeof m.content === 'string' ? m.content : m.content.map((p) => p.text).join('');
+  const last = messages[messages.length - 1]!;
+  const earlierTurns = messages.slice(0, -1).some((m) => m.role === 'user' || m.role === 'assistant');
+  if (last.role !== 'user' || earlierTurns) {
+    throw new Invalid(
+      'messages must be the new user message, after an optional system prompt: the conversation (conversation_id) keeps the history',
+      'messages',
+    );
+  }
+  const system = messages
+    .filter((m) => m.role === 'system' || m.role === 'developer')
+    .map(text)
+    .join('\n\n');
+  return { content: text(last), systemPrompt: system || undefined };
+}
+
+async function answerTurn(core: Core, request: FastifyRequest, reply: FastifyReply, turn: Turn) {
+  const caller = callerOf(request, 'zeebee');
+  if (!turn.content.trim()) throw new Invalid('message must not be empty', 'message');
+  const { conversation, exchange } = await sendTurn(core, caller, turn);
+  const started = exchange.reply;
+  if (!started) return chatAnswer(conversation, null);
+  if (turn.stream) {
+    return sendFollowedReply(reply, {
+      follow: (onEvent) => core.replies.followReply(started, 0, onEvent),
+      frames: streamFrames(conversation, started),
+    });
+  }
+  const settled = await core.replies.settled(started);
+  if (settled.status === 'error') throw replyFailure(settled);
+  return chatAnswer(conversation, settled);
+}
+
+/** Sends the turn's message; a conversation started for it is not kept when the message is refused. */
+async function sendTurn(
+  core: Core,
+  caller: Caller,
+  turn: Turn,
+): Promise<{ conversation: Conversation; exchange: Exchange }> {
+  const { conversation, created } = await conversationFor(core, caller.user, turn);
+  try {
+    const exchange = await core.replies.send(caller, conversation.id, { content: turn.content, params: turn.params });
+    return { conversation, exchange };
+  } catch (err) {
+    if (created) await core.conversations.delete(caller.user, conversation.id);
+    throw err;
+  }
+}
+
+/** The conversation named, brought in line with what the turn asks of it; or a new one. */
+async function conversationFor(
+  core: Core,
+  user: User,
+  turn: Turn,
+): Promise<{ conversation: Conversation; created: boolean }> {
+  const template = turn.template ?? undefined;
+  const bot = template && (await templateBot(core, user, template.name));
+  if (!turn.conversationId) {
+    const conversation = await core.conversations.create(user, {
+      endUserId: turn.endUserId ?? undefined,
+      botId: bot?.id,
+      variables: template?.variables ?? undefined,
+      model: turn.model ?? undefined,
+      systemPrompt: turn.systemPrompt ?? undefined,
+    });
+    return { conversation, created: true };
+  }
+  const current = await conversationOf(core, user, turn.conversationId, turn.endUserId);
+  const patch: ConversationPatch = {};
+  if (turn.model && turn.model !== current.model) patch.model = turn.model;
+  if (typeof turn.systemPrompt === 'string' && turn.systemPrompt !== current.systemPrompt) {
+    patch.systemPrompt = turn.systemPrompt;
+  }
+  if (template && bot) Object.assign(patch, { botId: bot.id, variables: template.variables ?? {} });
+  const changed = Object.keys(patch).length > 0;
+  return { conversation: changed ? await core.conversations.update(user, current.id, patch) : current, created: false };
+}
+
+/**
+ * One of the caller's conversations; when an end user is named, only one that is theirs (or no
+ * one's), so that an application's end users do not reach each other's conversations by id.
+ */
+async function conversationOf(core: Core, user: User, id: string, endUserId?: string | null): Promise<Conversation> {
+  const conversation = await core.conversations.get(user, id);
+  if (endUserId && conversation.endUserId !== null && conversation.endUserId !== endUserId) {
+    throw new NotFound('Conversation');
+  }
+  return conversation;
+}
+
+/**
+ * The reply, under every name clients read it by: `message` (the document), `response` (the SDK's
+ * readme) and `choices` (OpenAI-style). Null when an external bot answers later, through its own API.
+ */
+function chatAnswer(conversation: Conversation, answer: Message | null) {
+  const text = answer?.content ?? '';
+  const usage = answer?.usage;
+  return {
+    message: text,
+    response: text,
+    conversation_id: conversation.id,
+    message_id: answer?.id ?? null,
+    model: answer?.model ?? null,
+    user_id: conversation.endUserId,
+    choices: [{ index: 0, message: { role: 'assistant', content: text }, finish_reason: 'stop' }],
+    usage: usage
+      ? {
+          prompt_tokens: usage.promptTokens,
+          completion_tokens: usage.completionTokens,
+          total_tokens: usage.promptTokens + usage.completionTokens,
+        }
+      : null,
+  };
+}
+
+/**
+ * The reply as `data: {json}` lines: one that opens it, then one per delta (`text`, and
+ * `choices[0].delta.content`), each naming the conversation and the reply; then one that ends it
+ * (or an `error`), then `data: [DONE]`.
+ */
+function streamFrames(conversation: Conversation, started: Message): ReplyFrames {
+  const ids = { conversation_id: conversation.id, message_id: started.id };
+  const chunk = (text: string, delta: Record<string, string>, finish: string | null) =>
+    data({ text, ...ids, choices: [{ index: 0, delta, finish_reason: finish }] });
+  const failure = (error: ApiError) => data({ ...zeebeeError(error), ...ids }) + DONE;
+  return {
+    opening: chunk('', { role: 'assistant' }, null),
+    delta: ({ text }) => chunk(text, { content: text }, null),
+    end: (message) =>
+      message.status === 'error'
+        ? failure(toApiError(replyFailure(message)))
+        : chunk('', {}, message.status === 'cancelled' ? 'cancelled' : 'stop') + DONE,
+    unfollowable: failure({ status: 500, code: 'INTERNAL', message: 'The reply cannot be followed right now' }),
+  };
+}
+
+const DONE = 'data: [DONE]\n\n';
+
+function data(body: unknown): string {
+  return `data: ${JSON.stringify(body)}\n\n`;
+}
+
+/** Failures that keep their meaning (and status) on this surface; any other is the model's. */
+const PASSED_ON = new Set<string>([
+  'CONTEXT_LENGTH_EXCEEDED',
+  'UPSTREAM_REJECTED',
+  'CHANNEL_UNAVAILABLE',
+  'MODEL_NOT_FOUND',
+] satisfies ErrorCode[]);
+
+function replyFailure(reply: Message): DomainError {
+  const { code, message } = reply.error ?? { code: 'MODEL_ERROR', message: 'The model failed to answer' };
+  return PASSED_ON.has(code) ? new DomainError(code as ErrorCode, message) : new ModelError(message);
+}
