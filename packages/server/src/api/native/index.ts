@@ -13,7 +13,9 @@ import { messageRoutes } from './routes/messages.js';
 import { modelRoutes } from './routes/models.js';
 import { searchRoutes } from './routes/search.js';
 import { keyRoutes } from './routes/keys.js';
+import { profileRoutes } from './routes/profiles.js';
 import { serviceRoutes } from './routes/service.js';
+import { triggerRoutes } from './routes/triggers.js';
 import { webhookRoutes } from './routes/webhooks.js';
 import { ErrorBody } from './schemas.js';
 import type { NativeContext } from './types.js';
@@ -42,6 +44,8 @@ export async function nativeApi(parent: FastifyInstance, context: NativeContext)
         groupRoutes,
         botApiRoutes,
         webhookRoutes,
+        profileRoutes,
+        triggerRoutes,
       ]) {
         routes(app, context);
       }
