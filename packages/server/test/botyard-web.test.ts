@@ -108,7 +108,14 @@ describe('Botyard web client on the same origin', () => {
     // The image loads with the cookie; the other file is a link to the same origin.
     const image = mine.locator('img.attachment');
     expect(await image.getAttribute('src')).toMatch(/^\/static\/images\/[0-9A-Z]{26}\.png$/);
-    await expect.poll(() => image.evaluate((img: HTMLImageElement) => img.complete && img.naturalWidth)).toBe(1);
+    await expect
+      .poll(() =>
+        image.evaluate((img) => {
+          const loaded = img as unknown as { complete: boolean; naturalWidth: number };
+          return loaded.complete && loaded.naturalWidth;
+        }),
+      )
+      .toBe(1);
     const link = mine.locator('a.attachment');
     expect(await link.textContent()).toBe('notes.txt (10 B)');
     const href = (await link.getAttribute('href'))!;
@@ -127,7 +134,7 @@ describe('Botyard web client on the same origin', () => {
       const reply = page.locator('.message.bot .body').nth(1);
       expect(await reply.textContent()).toBe('<img src=x onerror="window.pwned=true"><b>bold</b>');
       expect(await reply.locator('img, b').count()).toBe(0);
-      expect(await page.evaluate(() => (window as unknown as { pwned?: boolean }).pwned)).toBeUndefined();
+      expect(await page.evaluate(() => (globalThis as { pwned?: boolean }).pwned)).toBeUndefined();
     } finally {
       gateway.upstreams[0]!.configure({ reply: DEFAULT_REPLY });
     }
@@ -176,7 +183,7 @@ describe('serving the web client', () => {
     expect(await native.json()).toMatchObject({ error: { code: 'NOT_FOUND' } });
     const openai = await get('/v1/nope');
     expect(openai.status).toBe(404);
-    expect((await openai.json()).error).toBeDefined();
+    expect(await openai.json()).toMatchObject({ error: { code: 'not_found' } });
     expect((await get('/assets/missing.js', '*/*')).status).toBe(404);
     expect((await fetch(url('/bot/anything'), { method: 'POST', headers: { accept: 'text/html' } })).status).toBe(404);
     expect((await get('/static/images/nope.png')).status).toBe(401);

@@ -479,7 +479,7 @@ describe('botyard surface: refusals', () => {
       body: '{"nickname":',
     });
     expect(malformed.status).toBe(400);
-    expect(Object.keys(await malformed.json())).toEqual(['message']);
+    expect(Object.keys((await malformed.json()) as object)).toEqual(['message']);
     const after = await gateway.server.http.get('/api/v1/admin/users?limit=100', { bearer: admin.key });
     expect(after.body.items.length).toBe(before.body.items.length);
     // 3 and 32 characters are fine.

@@ -72,7 +72,10 @@ function expectUsage(usage: unknown) {
     completionTokens: expect.any(Number),
     totalTokens: expect.any(Number),
   });
-  const { promptTokens, completionTokens, totalTokens } = usage as Record<string, number>;
+  const { promptTokens, completionTokens, totalTokens } = usage as Record<
+    'promptTokens' | 'completionTokens' | 'totalTokens',
+    number
+  >;
   expect(promptTokens).toBeGreaterThan(0);
   expect(completionTokens).toBeGreaterThan(0);
   expect(totalTokens).toBe(promptTokens + completionTokens);
