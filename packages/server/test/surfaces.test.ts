@@ -32,6 +32,25 @@ describe('mounting surfaces', () => {
       expect(res.body.error).toMatchObject({ type: 'invalid_request_error', code: 'not_found' });
     });
 
+    it('answers a path parameter too long to route in the format of the API it is under', async () => {
+      const long = 'x'.repeat(300);
+      const zeebee = await server.http.get(`/api/template/${long}`);
+      expect(zeebee.status).toBe(414);
+      expect(zeebee.body).toMatchObject({ error: expect.any(String), code: 'URI_TOO_LONG' });
+      const native = await server.http.get(`/api/v1/conversations/${long}`);
+      expect(native.status).toBe(414);
+      expect(native.body.error).toMatchObject({ code: 'URI_TOO_LONG' });
+    });
+
+    it('keeps the native format under the native prefix although a surface is mounted above it', async () => {
+      const res = await server.http.get('/api/v1/no/such/route');
+      expect(res.status).toBe(404);
+      expect(res.body).toEqual({ error: { code: 'NOT_FOUND', message: 'Route GET /api/v1/no/such/route not found' } });
+      const zeebee = await server.http.get('/api/no/such/route');
+      expect(zeebee.status).toBe(404);
+      expect(zeebee.body).toMatchObject({ error: expect.any(String), code: 'NOT_FOUND' });
+    });
+
     it('serves nothing of a disabled surface', async () => {
       const res = await server.http.call('POST', '/chatai/api/chat', { body: { message: 'hi', userId: 'u1' } });
       expect(res.status).toBe(404);

@@ -16,7 +16,7 @@ import { botyardSurface } from './compat/botyard/index.js';
 import { webClientPages } from './compat/botyard/web-client.js';
 import { chataiSurface } from './compat/chatai/index.js';
 import { zeebeeSurface } from './compat/zeebee/index.js';
-import { errorHandler, nativeErrorBody } from './errors.js';
+import { errorHandler, nativeErrorBody, toApiError } from './errors.js';
 import { healthRoutes } from './health.js';
 import { registerMetrics } from './metrics.js';
 import { securityHeaders } from './security-headers.js';
@@ -24,7 +24,7 @@ import { NATIVE_PREFIX, nativeApi } from './native/index.js';
 import { staticFiles } from './native/static.js';
 import { openAiSurface } from './openai/index.js';
 import { realtimeApi } from './realtime/index.js';
-import { guardRoutes, mountSurfaces, type Surface } from './surfaces.js';
+import { apiOfPath, guardRoutes, mountSurfaces, type Surface } from './surfaces.js';
 import { createValidatorCompiler } from './validation.js';
 
 /** Every wire API besides the native one; those sharing a mount answer unknown routes as the first one does. */
@@ -52,6 +52,10 @@ export interface ServerDeps {
 
 export async function buildServer(deps: ServerDeps): Promise<FastifyInstance> {
   const { config } = deps;
+  // Errors raised before a route is found (none found, a malformed path) come in the body of the
+  // API whose mount holds the path.
+  const apiOf = apiOfPath(SURFACES, config, { mount: NATIVE_PREFIX, errorBody: nativeErrorBody });
+  const errorBodyOf = (request: FastifyRequest) => apiOf(pathOf(request))?.errorBody ?? nativeErrorBody;
   const app = Fastify({
     logger: deps.logger ?? { level: config.logLevel },
     bodyLimit: config.bodyLimitBytes,
@@ -64,6 +68,11 @@ export async function buildServer(deps: ServerDeps): Promise<FastifyInstance> {
       return typeof given === 'string' && REQUEST_ID.test(given) ? given : randomUUID();
     },
     return503OnClosing: true,
+    frameworkErrors: (error, request, reply: FastifyReply) => {
+      const apiError = toApiError(error);
+      metrics.countError(apiError.code);
+      return reply.code(apiError.status).send(errorBodyOf(request)(apiError));
+    },
     forceCloseConnections: 'idle',
   });
   app.setValidatorCompiler(createValidatorCompiler());
@@ -106,19 +115,17 @@ export async function buildServer(deps: ServerDeps): Promise<FastifyInstance> {
   // The native error format is the default for everything outside other surfaces' own scopes.
   app.setErrorHandler(errorHandler(nativeErrorBody, metrics.countError));
   // Paths no API claims may be pages of a web client that routes in the browser.
-  const webClientPage = webClientPages(config);
-  const answerNotFound = (request: FastifyRequest, reply: FastifyReply) => {
+  const webClientPage = webClientPages(
+    config,
+    (path) => apiOf(path) !== undefined || ['/static', '/docs'].some((p) => path === p || path.startsWith(`${p}/`)),
+  );
+  app.setNotFoundHandler((request, reply) => {
     const page = webClientPage?.(request, reply);
     if (page) return page;
     metrics.countError('NOT_FOUND');
-    return reply.code(404).send(
-      nativeErrorBody({
-        code: 'NOT_FOUND',
-        message: `Route ${request.method} ${request.url.split('?')[0]} not found`,
-      }),
-    );
-  };
-  app.setNotFoundHandler(answerNotFound);
+    const message = `Route ${request.method} ${pathOf(request)} not found`;
+    return reply.code(404).send(errorBodyOf(request)({ status: 404, code: 'NOT_FOUND', message }));
+  });
 
   await app.register(cookie);
   await app.register(cors, {
@@ -172,9 +179,9 @@ export async function buildServer(deps: ServerDeps): Promise<FastifyInstance> {
     { core: deps.core, config, version: deps.version, countError: metrics.countError },
     routes,
   );
-  // The native prefix keeps this answer under a surface mounted above it (zeebee's /api), unless one shares it.
-  if (!Object.values(config.surfaces).some((surface) => surface.enabled && surface.mount === NATIVE_PREFIX)) {
-    await app.register(async (native) => native.setNotFoundHandler(answerNotFound), { prefix: NATIVE_PREFIX });
-  }
   return app;
+}
+
+function pathOf(request: FastifyRequest): string {
+  return request.url.split('?')[0]!;
 }

@@ -64,44 +64,40 @@ export function guardRoutes(app: FastifyInstance): { as(owner: string, register:
   };
 }
 
-/**
- * Mounts the enabled surfaces. Surfaces that share a mount share its not-found answer, in the body
- * of the first one mounted there (Fastify has one per prefix).
- */
+/** Which API a path belongs to: the one with the longest mount that holds it. */
+export function apiOfPath(
+  surfaces: readonly Surface[],
+  config: Config,
+  native: { mount: string; errorBody: Surface['errorBody'] },
+): (path: string) => { mount: string; errorBody: Surface['errorBody'] } | undefined {
+  // The first surface on a mount answers for it; the native API answers for its own prefix.
+  const apis = [native];
+  for (const surface of surfaces) {
+    const { enabled, mount } = config.surfaces[surface.name];
+    if (enabled && !apis.some((api) => api.mount === mount)) apis.push({ mount, errorBody: surface.errorBody });
+  }
+  apis.sort((a, b) => b.mount.length - a.mount.length);
+  return (path) => apis.find(({ mount }) => path === mount || path.startsWith(`${mount}/`));
+}
+
+/** Mounts the enabled surfaces, each in a scope of its own with its error body. */
 export async function mountSurfaces(
   app: FastifyInstance,
   surfaces: readonly Surface[],
   context: Omit<SurfaceContext, 'mount'>,
   guard: ReturnType<typeof guardRoutes>,
 ): Promise<void> {
-  const byMount = new Map<string, Surface[]>();
   for (const surface of surfaces) {
     const { enabled, mount } = context.config.surfaces[surface.name];
-    if (enabled) byMount.set(mount, [...(byMount.get(mount) ?? []), surface]);
-  }
-  // A surface's routes run in a scope of their own with its error body, under whatever parent.
-  const scoped = (parent: FastifyInstance, surface: Surface, mount: string, routes: SurfaceRoutes) =>
-    guard.as(`the ${surface.name} surface`, async () => {
-      await parent.register(async (scope) => {
-        scope.setErrorHandler(errorHandler((error) => surface.errorBody(error), context.countError));
-        await routes.call(surface, scope.withTypeProvider<TypeBoxTypeProvider>(), { ...context, mount });
-      });
-    });
-  for (const [mount, shared] of byMount) {
-    for (const surface of shared) {
-      if (surface.unprefixedRoutes) await scoped(app, surface, mount, surface.unprefixedRoutes);
-    }
-    await app.register(
-      async (prefixed) => {
-        const [first] = shared as [Surface];
-        prefixed.setNotFoundHandler((request, reply) => {
-          context.countError('NOT_FOUND');
-          const message = `Route ${request.method} ${request.url.split('?')[0]} not found`;
-          return reply.code(404).send(first.errorBody({ status: 404, code: 'NOT_FOUND', message }));
+    if (!enabled) continue;
+    const scoped = (parent: FastifyInstance, routes: SurfaceRoutes) =>
+      guard.as(`the ${surface.name} surface`, async () => {
+        await parent.register(async (scope) => {
+          scope.setErrorHandler(errorHandler((error) => surface.errorBody(error), context.countError));
+          await routes.call(surface, scope.withTypeProvider<TypeBoxTypeProvider>(), { ...context, mount });
         });
-        for (const surface of shared) await scoped(prefixed, surface, mount, surface.routes);
-      },
-      { prefix: mount },
-    );
+      });
+    if (surface.unprefixedRoutes) await scoped(app, surface.unprefixedRoutes);
+    await app.register((prefixed) => scoped(prefixed, surface.routes), { prefix: mount });
   }
 }

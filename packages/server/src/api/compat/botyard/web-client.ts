@@ -3,7 +3,6 @@ import { join, resolve } from 'node:path';
 import fastifyStatic from '@fastify/static';
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import type { Config } from '../../../config/schema.js';
-import { NATIVE_PREFIX } from '../../native/index.js';
 
 /**
  * The web client's pages may show bot avatars from anywhere (they are URLs the bots' authors
@@ -50,21 +49,20 @@ export async function webClientFiles(app: FastifyInstance, root: string): Promis
 /**
  * The web client routes its pages in the browser (`/bot/<id>`): a page requested at such a path
  * (a browser navigation, which asks for HTML) is answered with index.html, unless the path is
- * under an API's prefix. For the server's not-found handler; undefined when no client is served.
+ * the server's own. For the server's not-found handler; undefined when no client is served.
  */
 export function webClientPages(
   config: Config,
+  serverPath: (path: string) => boolean,
 ): ((request: FastifyRequest, reply: FastifyReply) => FastifyReply | undefined) | undefined {
   const root = webRootOf(config);
   if (root === undefined) return undefined;
   const index = join(root, 'index.html');
-  const apiPrefixes = [NATIVE_PREFIX, '/static', '/docs', ...Object.values(config.surfaces).map((s) => s.mount)];
-  const underApi = (path: string) => apiPrefixes.some((prefix) => path === prefix || path.startsWith(`${prefix}/`));
   return (request, reply) => {
     const page =
       (request.method === 'GET' || request.method === 'HEAD') &&
       request.headers.accept?.includes('text/html') &&
-      !underApi(request.url.split('?')[0]!);
+      !serverPath(request.url.split('?')[0]!);
     if (!page) return undefined;
     return reply
       .code(200)
