@@ -1,3 +1,4 @@
+import { DomainError, ModelError, type ErrorCode } from '../errors.js';
 import { outboxEvent } from '../events.js';
 import { newId } from '../ids.js';
 import type { ConversationAccess } from './access.js';
@@ -35,4 +36,25 @@ export async function completedEvent(
     conversationId: conversation.id,
     message,
   });
+}
+
+/** Failures a reply keeps its own code for: they tell the caller more than "the model failed". */
+const TOLD_AS_THEY_ARE = new Set<string>([
+  'CHANNEL_UNAVAILABLE',
+  'MODEL_NOT_FOUND',
+  'CONTEXT_LENGTH_EXCEEDED',
+  'UPSTREAM_REJECTED',
+  'RATE_LIMITED',
+] satisfies ErrorCode[]);
+
+/**
+ * Why a reply that has ended is not complete, as an error to answer with; undefined when it is
+ * complete. A reply stopped, interrupted or broken off mid-answer is the model's error.
+ */
+export function failureOf(reply: Message): DomainError | undefined {
+  if (reply.status === 'complete') return undefined;
+  const error = reply.error ?? { code: 'MODEL_ERROR', message: 'The reply was stopped before it was complete' };
+  return TOLD_AS_THEY_ARE.has(error.code)
+    ? new DomainError(error.code as ErrorCode, error.message)
+    : new ModelError(error.message);
 }

@@ -14,7 +14,7 @@ import { addressesBot } from '../groups/service.js';
 import type { Bus, StreamBuffer, StreamEnd } from '../shared-state.js';
 import type { ConversationAccess } from './access.js';
 import { buildChatRequest, type ContextSources } from './context.js';
-import { completedEvent, newMessage } from './messages.js';
+import { completedEvent, failureOf, newMessage } from './messages.js';
 import type { Conversation, Message } from './model.js';
 import { CLIENT_ID, MAX_ATTACHMENTS_PER_MESSAGE } from './rules.js';
 import { fallbackTitle, generateTitle } from './titles.js';
@@ -211,6 +211,14 @@ export class ReplyService {
         .then((stored) => onEvent({ type: 'end', message: stored ?? endedCopy(reply, event) }))
         .catch(this.deps.onBackgroundError);
     });
+  }
+
+  /** The reply once it has ended complete; one that ended otherwise is thrown as why it did. */
+  async completed(reply: Message): Promise<Message> {
+    const ended = await this.settled(reply);
+    const failure = failureOf(ended);
+    if (failure) throw failure;
+    return ended;
   }
 
   /** The reply once it has ended. */

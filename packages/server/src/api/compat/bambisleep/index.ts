@@ -26,15 +26,7 @@ import {
   generateBody,
   type GenerateBody,
 } from './schemas.js';
-import {
-  bambisleepError,
-  profileView,
-  replyFailure,
-  sessionSummary,
-  sessionView,
-  triggerView,
-  webhookView,
-} from './shapes.js';
+import { bambisleepError, profileView, sessionSummary, sessionView, triggerView, webhookView } from './shapes.js';
 
 const tags = ['bambisleep'];
 const errors = { '4xx': ErrorBody, '5xx': ErrorBody };
@@ -259,9 +251,7 @@ async function generate(core: Core, request: FastifyRequest, body: GenerateBody,
   });
   // A session has no bot: Parley itself always replies.
   const { reply } = await core.replies.send(caller, session.id, { content: prompt });
-  const ended = await core.replies.settled(reply!);
-  const failure = replyFailure(ended);
-  if (failure) throw failure;
+  const ended = await core.replies.completed(reply!);
   const [audio, triggers] = await Promise.all([
     // A reply with no words has nothing to speak: it comes without audio.
     settings.includeAudio && ended.content.trim() ? core.spokenFiles.speak(caller.user, ended.content) : undefined,

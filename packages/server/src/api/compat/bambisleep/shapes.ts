@@ -1,5 +1,4 @@
 import type { Conversation, Message } from '../../../core/conversations/model.js';
-import { DomainError, ModelError, type ErrorCode } from '../../../core/errors.js';
 import type { LobbyMessage } from '../../../core/lobby.js';
 import type { Profile } from '../../../core/profiles/service.js';
 import type { ListedTrigger } from '../../../core/triggers/model.js';
@@ -44,22 +43,4 @@ export function lobbyFrame({ username, content, createdAt }: LobbyMessage): stri
 
 export function errorFrame({ code, message, details }: Pick<ApiError, 'code' | 'message' | 'details'>): string {
   return JSON.stringify(details ? { type: 'error', code, message, details } : { type: 'error', code, message });
-}
-
-/** Codes a failed reply is told by as they are; anything else that broke the reply off is the model's error. */
-const TOLD_AS_THEY_ARE = new Set<string>([
-  'CHANNEL_UNAVAILABLE',
-  'MODEL_NOT_FOUND',
-  'CONTEXT_LENGTH_EXCEEDED',
-  'UPSTREAM_REJECTED',
-  'RATE_LIMITED',
-] satisfies ErrorCode[]);
-
-/** Why a reply did not complete, as an error to answer with. */
-export function replyFailure(ended: Message): DomainError | undefined {
-  if (ended.status === 'complete') return undefined;
-  const error = ended.error ?? { code: 'MODEL_ERROR', message: 'The reply was stopped before it was complete' };
-  return TOLD_AS_THEY_ARE.has(error.code)
-    ? new DomainError(error.code as ErrorCode, error.message)
-    : new ModelError(error.message);
 }

@@ -1,6 +1,7 @@
 import type { TokenUsage } from '../../../core/chat-model.js';
 import type { Conversation, Message } from '../../../core/conversations/model.js';
-import { DomainError, ModelError, type ErrorCode } from '../../../core/errors.js';
+import { failureOf } from '../../../core/conversations/messages.js';
+import { ModelError, type DomainError } from '../../../core/errors.js';
 import { toApiError, type ApiError } from '../../errors.js';
 import type { ReplyFrames } from '../../sse.js';
 
@@ -20,24 +21,10 @@ export function usageBody(usage: TokenUsage | null) {
   return { promptTokens, completionTokens, totalTokens: promptTokens + completionTokens };
 }
 
-/** Failures whose own code tells the caller more than "the model failed". */
-const TOLD_AS_THEY_ARE = new Set<string>([
-  'CHANNEL_UNAVAILABLE',
-  'MODEL_NOT_FOUND',
-  'CONTEXT_LENGTH_EXCEEDED',
-] satisfies ErrorCode[]);
-
-/**
- * Why a reply did not complete, in the document's terms: no channel left is `CHANNEL_UNAVAILABLE`;
- * anything else that went wrong while answering (the upstream refused or broke off, the reply was
- * interrupted or stopped) is the model's error.
- */
+/** Why a reply did not complete, in the document's codes: an upstream's refusal is the model's error. */
 export function replyFailure(ended: Message): DomainError | undefined {
-  if (ended.status === 'complete') return undefined;
-  const error = ended.error ?? { code: 'MODEL_ERROR', message: 'The reply was stopped before it was complete' };
-  return TOLD_AS_THEY_ARE.has(error.code)
-    ? new DomainError(error.code as ErrorCode, error.message)
-    : new ModelError(error.message);
+  const failure = failureOf(ended);
+  return failure?.code === 'UPSTREAM_REJECTED' ? new ModelError(failure.message) : failure;
 }
 
 export function conversationSummary(conversation: Conversation) {

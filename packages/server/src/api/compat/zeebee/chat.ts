@@ -2,10 +2,11 @@ import type { Static } from '@sinclair/typebox';
 import type { FastifyReply, FastifyRequest } from 'fastify';
 import type { User } from '../../../core/accounts/model.js';
 import type { GenerationParams } from '../../../core/bots/model.js';
+import { failureOf } from '../../../core/conversations/messages.js';
 import type { Conversation, Message } from '../../../core/conversations/model.js';
 import type { Caller, Exchange } from '../../../core/conversations/replies.js';
 import type { ConversationPatch } from '../../../core/conversations/service.js';
-import { DomainError, Invalid, ModelError, NotFound, type ErrorCode } from '../../../core/errors.js';
+import { Invalid, NotFound } from '../../../core/errors.js';
 import type { Core } from '../../../core/index.js';
 import { callerOf } from '../../auth.js';
 import { toApiError, type ApiError } from '../../errors.js';
@@ -111,9 +112,7 @@ async function answerTurn(core: Core, request: FastifyRequest, reply: FastifyRep
       frames: streamFrames(conversation, started),
     });
   }
-  const settled = await core.replies.settled(started);
-  if (settled.status === 'error') throw replyFailure(settled);
-  return chatAnswer(conversation, settled);
+  return chatAnswer(conversation, await core.replies.completed(started));
 }
 
 /** Sends the turn's message; a conversation started for it is not kept when the message is refused. */
@@ -213,7 +212,7 @@ function streamFrames(conversation: Conversation, started: Message): ReplyFrames
     delta: ({ text }) => chunk(text, { content: text }, null),
     end: (message) =>
       message.status === 'error'
-        ? failure(toApiError(replyFailure(message)))
+        ? failure(toApiError(failureOf(message)!))
         : chunk('', {}, message.status === 'cancelled' ? 'cancelled' : 'stop') + DONE,
     unfollowable: failure({ status: 500, code: 'INTERNAL', message: 'The reply cannot be followed right now' }),
   };
@@ -223,17 +222,4 @@ const DONE = 'data: [DONE]\n\n';
 
 function data(body: unknown): string {
   return `data: ${JSON.stringify(body)}\n\n`;
-}
-
-/** Failures that keep their meaning (and status) on this surface; any other is the model's. */
-const PASSED_ON = new Set<string>([
-  'CONTEXT_LENGTH_EXCEEDED',
-  'UPSTREAM_REJECTED',
-  'CHANNEL_UNAVAILABLE',
-  'MODEL_NOT_FOUND',
-] satisfies ErrorCode[]);
-
-function replyFailure(reply: Message): DomainError {
-  const { code, message } = reply.error ?? { code: 'MODEL_ERROR', message: 'The model failed to answer' };
-  return PASSED_ON.has(code) ? new DomainError(code as ErrorCode, message) : new ModelError(message);
 }

@@ -6,7 +6,7 @@ import type { Config } from '../../../config/schema.js';
 import type { Principal } from '../../../core/accounts/authenticate.js';
 import type { Caller } from '../../../core/conversations/replies.js';
 import { END_ID } from '../../../core/conversations/rules.js';
-import { Forbidden, Invalid, ModelError, RateLimited, SpeechUnavailable, Unauthorized } from '../../../core/errors.js';
+import { Forbidden, Invalid, RateLimited, SpeechUnavailable, Unauthorized } from '../../../core/errors.js';
 import type { Core } from '../../../core/index.js';
 import { chunksOf } from '../../../core/speech.js';
 import { Nullable } from '../../../lib/schema.js';
@@ -273,10 +273,7 @@ export class VoiceSession {
     }
     this.conversationId = conversationId;
     if (!exchange.reply) throw new Invalid("This conversation's bot answers through its own API, not here");
-    const settled = await core.replies.settled(exchange.reply);
-    if (settled.status !== 'complete') {
-      throw new ModelError(settled.error?.message ?? 'The reply was stopped before it was complete');
-    }
+    const settled = await core.replies.completed(exchange.reply);
     return { conversationId, text: settled.content, messageId: settled.id };
   }
 
