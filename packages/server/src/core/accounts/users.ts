@@ -2,7 +2,7 @@ import { randomBytes } from 'node:crypto';
 import { Forbidden, Invalid, NotFound } from '../errors.js';
 import { outboxEvent } from '../events.js';
 import { newId } from '../ids.js';
-import type { Page, Role, Tier, User, UserPatch, UserRepository } from './model.js';
+import type { NewUser, Page, Role, Tier, User, UserPatch, UserRepository } from './model.js';
 import type { PasswordGuard } from './password-guard.js';
 import type { PasswordHasher } from './ports.js';
 import {
@@ -59,23 +59,16 @@ export class UserService {
     const generatedPassword = input.password === undefined ? randomBytes(15).toString('base64url') : undefined;
     const password = input.password ?? generatedPassword!;
     checkPassword(password);
-    const now = this.now();
-    const user = await this.users.insert({
-      id: newId(),
-      username,
-      passwordHash: await this.passwords.hash(password),
-      displayName: username,
-      avatarUrl: null,
-      isPublic: false,
-      role: input.role ?? 'first-user-admin',
-      tier: input.tier ?? this.options.defaultTier,
-      xp: 0,
-      level: 1,
-      disabled: false,
-      sessionsValidAfter: 0,
-      createdAt: now,
-      updatedAt: now,
-    });
+    const user = await this.users.insert(
+      this.newUser({
+        id: newId(),
+        username,
+        passwordHash: await this.passwords.hash(password),
+        displayName: username,
+        role: input.role ?? 'first-user-admin',
+        tier: input.tier,
+      }),
+    );
     return generatedPassword ? { ...user, generatedPassword } : user;
   }
 
@@ -90,23 +83,34 @@ export class UserService {
       throw new Invalid(`displayName must be 1-${DISPLAY_NAME.maxLength} characters`, 'displayName');
     }
     const id = newId();
+    return this.users.insert(
+      this.newUser({
+        id,
+        username: `${GUEST_USERNAME_PREFIX}${id.toLowerCase()}`,
+        passwordHash: NO_PASSWORD,
+        displayName: name,
+        role: 'user',
+      }),
+    );
+  }
+
+  /** A new account as it starts: what differs between kinds of account is given. */
+  private newUser(
+    fields: Pick<NewUser, 'id' | 'username' | 'passwordHash' | 'displayName' | 'role'> & { tier?: Tier },
+  ): NewUser {
     const now = this.now();
-    return this.users.insert({
-      id,
-      username: `${GUEST_USERNAME_PREFIX}${id.toLowerCase()}`,
-      passwordHash: NO_PASSWORD,
-      displayName: name,
+    return {
       avatarUrl: null,
       isPublic: false,
-      role: 'user',
-      tier: this.options.defaultTier,
       xp: 0,
       level: 1,
       disabled: false,
       sessionsValidAfter: 0,
       createdAt: now,
       updatedAt: now,
-    });
+      ...fields,
+      tier: fields.tier ?? this.options.defaultTier,
+    };
   }
 
   async get(id: string): Promise<User> {

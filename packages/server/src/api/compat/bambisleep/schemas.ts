@@ -9,6 +9,7 @@ import {
   TRIGGER_NAME,
 } from '../../../core/triggers/rules.js';
 import { ALL_EVENTS, WEBHOOK_EVENTS, WEBHOOK_SECRET, WEBHOOK_URL } from '../../../core/webhooks/rules.js';
+import { ProfileBody as NativeProfileBody } from '../../native/routes/profiles.js';
 import { Nullable, StringEnum } from '../../../lib/schema.js';
 
 /** Times are ISO 8601 strings on this surface. */
@@ -38,19 +39,11 @@ export const LoginAnswer = Type.Object({
 
 export const UsernameParams = Type.Object({ username: Type.String({ minLength: 1, maxLength: 64 }) });
 
-export const ProfileBody = Type.Object({
-  id: Type.String(),
-  username: Type.String(),
-  displayName: Type.String(),
-  avatarUrl: Nullable(Type.String()),
-  isPublic: Type.Boolean(),
-  xp: Type.Integer(),
-  level: Type.Integer(),
-  createdAt: Iso,
-  triggers: Type.Array(Type.String(), {
-    description: "Names of the user's triggers (private ones for the owner only)",
-  }),
-});
+/** The native profile, with its time in ISO 8601 as the document writes times. */
+export const ProfileBody = Type.Composite([
+  Type.Omit(NativeProfileBody, ['createdAt']),
+  Type.Object({ createdAt: Iso }),
+]);
 
 export const ProfileChanges = Type.Object(
   {
