@@ -112,7 +112,7 @@ export async function openRuntime(
       channels: new SqlChannelRepository(database.db),
       usage: new SqlUsageRepository(database.db),
       bots: new SqlBotRepository(database.db),
-      conversations: new SqlConversationRepository(database.db),
+      conversations: new SqlConversationRepository(database.db, database.dialect),
       groups: new SqlGroupRepository(database.db),
       files: new SqlFileRepository(database.db),
       search: new SqlSearchRepository(database.db, database.dialect),

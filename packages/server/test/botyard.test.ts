@@ -553,6 +553,14 @@ describe('botyard surface: refusals', () => {
     expectError(await c.post('/chat', {}), 400);
   });
 
+  it('holds the limit when chats are started all at once', async () => {
+    const { client: c } = await signedIn();
+    const answers = await Promise.all(Array.from({ length: 15 }, () => c.post('/chat', { botId: builtin.id })));
+    expect(answers.filter((res) => res.status === 201)).toHaveLength(10);
+    for (const refused of answers.filter((res) => res.status !== 201)) expectError(refused, 409);
+    expect((await c.get(`/chats?bot_id=${builtin.id}`)).body).toHaveLength(10);
+  });
+
   it('answers unknown routes under the mount, and unknown bots, with {message}', async () => {
     expectError(await client().get('/nope'), 404);
     expectError(await client().post('/bots'), 404);

@@ -112,6 +112,11 @@ export interface Feedback {
 
 export interface ConversationRepository {
   insert(conversation: Conversation): Promise<void>;
+  /**
+   * Inserts the conversation unless its owner already has `max` of their own (not group rooms) with
+   * its bot, decided atomically; false when refused.
+   */
+  insertCapped(conversation: Conversation, max: number): Promise<boolean>;
   /** Inserts the conversation unless its owner has one with the same thread key; returns the one stored. */
   insertThread(
     conversation: Conversation & { threadKey: string },

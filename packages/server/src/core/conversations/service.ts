@@ -48,11 +48,15 @@ export class ConversationService {
     private readonly events: DomainEventPublisher,
   ) {}
 
-  async create(user: User, input: ConversationInput): Promise<Conversation> {
+  /** With `maxWithBot`, refused (Conflict) when the user has that many conversations with the bot already. */
+  async create(user: User, input: ConversationInput, limits: { maxWithBot?: number } = {}): Promise<Conversation> {
     const bot = input.botId === undefined ? null : await this.bots.get(user, input.botId);
     await this.check(user, bot, input);
     const conversation = this.newConversation(user, { ...input, botId: bot?.id ?? null, groupId: null });
-    await this.repo.insert(conversation);
+    if (limits.maxWithBot === undefined) await this.repo.insert(conversation);
+    else if (!(await this.repo.insertCapped(conversation, limits.maxWithBot))) {
+      throw new Conflict(`At most ${limits.maxWithBot} conversations with one bot: delete one first`);
+    }
     this.events.publish('conversation.created', { conversation });
     return conversation;
   }

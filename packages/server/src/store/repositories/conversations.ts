@@ -16,10 +16,33 @@ import type { ConversationsTable, FeedbackTable, MessagesTable, Tables } from '.
 const PREVIEW_CHARS = 200;
 
 export class SqlConversationRepository implements ConversationRepository {
-  constructor(private readonly db: Kysely<Tables>) {}
+  constructor(
+    private readonly db: Kysely<Tables>,
+    private readonly dialect: 'sqlite' | 'postgres',
+  ) {}
 
   async insert(conversation: Conversation): Promise<void> {
     await this.db.insertInto('conversations').values(toConversationRow(conversation)).execute();
+  }
+
+  async insertCapped(conversation: Conversation, max: number): Promise<boolean> {
+    return this.db.transaction().execute(async (trx) => {
+      // Concurrent starts by one owner queue on their user row (SQLite runs one writer at a time anyway).
+      if (this.dialect === 'postgres') {
+        await trx.selectFrom('users').select('id').where('id', '=', conversation.ownerId).forUpdate().execute();
+      }
+      let same = trx
+        .selectFrom('conversations')
+        .select((eb) => eb.fn.countAll<number>().as('n'))
+        .where('ownerId', '=', conversation.ownerId)
+        .where('groupId', 'is', null);
+      same =
+        conversation.botId === null ? same.where('botId', 'is', null) : same.where('botId', '=', conversation.botId);
+      const { n } = await same.executeTakeFirstOrThrow();
+      if (Number(n) >= max) return false;
+      await trx.insertInto('conversations').values(toConversationRow(conversation)).execute();
+      return true;
+    });
   }
 
   async insertThread(

@@ -3,7 +3,7 @@ import type { FastifyReply, FastifyRequest } from 'fastify';
 import type { User } from '../../../core/accounts/model.js';
 import type { Conversation, Message } from '../../../core/conversations/model.js';
 import { CONVERSATIONS_PAGE } from '../../../core/conversations/rules.js';
-import { Conflict, NotFound } from '../../../core/errors.js';
+import { NotFound } from '../../../core/errors.js';
 import type { StoredFile } from '../../../core/files/model.js';
 import type { Core } from '../../../core/index.js';
 import { BOTYARD_SESSION_COOKIE, callerOf, principalOf, registerAuthHooks, setSessionCookie } from '../../auth.js';
@@ -146,10 +146,7 @@ export const botyardSurface: Surface = {
       async (request, reply) => {
         const user = principalOf(request).user;
         const bot = await bots.get(user, request.body.botId);
-        if ((await chatsWith(core, user, bot.id)).length >= MAX_CHATS_PER_BOT) {
-          throw new Conflict(`At most ${MAX_CHATS_PER_BOT} chats per bot: delete one first`);
-        }
-        const chat = await conversations.create(user, { botId: bot.id });
+        const chat = await conversations.create(user, { botId: bot.id }, { maxWithBot: MAX_CHATS_PER_BOT });
         return reply.code(201).send(chatView(chat));
       },
     );
