@@ -146,7 +146,6 @@ export function createCore(config: Config, ports: CorePorts): Core {
     groups: ports.groups,
     bots,
     files,
-    fileRepo: ports.files,
     completions,
     streams: ports.shared.streams,
     bus: ports.shared.bus,

@@ -2,7 +2,6 @@ import type { User } from '../accounts/model.js';
 import type { Bot, GenerationParams } from '../bots/model.js';
 import type { BotService } from '../bots/service.js';
 import type { ChatMessage, ChatRequest, ContentPart, ModelInfo } from '../chat-model.js';
-import type { FileRepository } from '../files/model.js';
 import type { FileService } from '../files/service.js';
 import type { Group } from '../groups/model.js';
 import type { Trigger } from '../triggers/model.js';
@@ -13,7 +12,6 @@ export interface ContextSources {
   repo: ConversationRepository;
   bots: BotService;
   files: FileService;
-  fileRepo: FileRepository;
 }
 
 /**
@@ -52,7 +50,7 @@ export async function buildChatRequest(
   // In a group whose bot keeps one context per member, the others' exchanges stay out.
   const own = group?.isolation === 'member' ? isolatedTo(branch, target.user.id) : branch;
 
-  const attachments = await attachmentsOf(sources.fileRepo, own);
+  const attachments = await sources.files.attachedTo(own);
   const messages: ChatMessage[] = [];
   const system = sources.bots.systemPrompt(bot, conversation, {
     userName: target.user.displayName,
@@ -105,10 +103,4 @@ function isolatedTo(branch: Message[], userId: string): Message[] {
     if (m.role === 'user' && m.senderId === userId) asked.add(m.id);
     return m.role === 'user' ? m.senderId === userId : m.parentId !== null && asked.has(m.parentId);
   });
-}
-
-async function attachmentsOf(fileRepo: FileRepository, branch: Message[]) {
-  const ids = [...new Set(branch.flatMap((m) => m.attachments))];
-  const files = ids.length ? await fileRepo.findManyByIds(ids) : [];
-  return new Map(files.map((f) => [f.id, f]));
 }

@@ -2,6 +2,7 @@ import { pipeline, type Readable } from 'node:stream';
 import { StringDecoder } from 'node:string_decoder';
 import type { User } from '../accounts/model.js';
 import type { ContentPart } from '../chat-model.js';
+import type { Message } from '../conversations/model.js';
 import { Invalid, NotFound } from '../errors.js';
 import { newId } from '../ids.js';
 import { contradicts, isText, kindOf } from './detect.js';
@@ -78,6 +79,16 @@ export class FileService {
       if (!file || file.ownerId !== user.id) throw new NotFound(`File ${id}`);
       return file;
     });
+  }
+
+  /**
+   * The files attached to these messages, by id (those deleted since are missing). The caller has
+   * read the messages, which gives it the right to read what they reference.
+   */
+  async attachedTo(messages: readonly Pick<Message, 'attachments'>[]): Promise<Map<string, StoredFile>> {
+    const ids = [...new Set(messages.flatMap((m) => m.attachments))];
+    const files = ids.length ? await this.repo.findManyByIds(ids) : [];
+    return new Map(files.map((file) => [file.id, file]));
   }
 
   /** How attached files reach a model: images as image parts (vision models only), text inline up to a limit. */

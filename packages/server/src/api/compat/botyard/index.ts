@@ -3,8 +3,6 @@ import type { FastifyReply, FastifyRequest } from 'fastify';
 import type { User } from '../../../core/accounts/model.js';
 import type { Conversation, Message } from '../../../core/conversations/model.js';
 import { CONVERSATIONS_PAGE } from '../../../core/conversations/rules.js';
-import { NotFound } from '../../../core/errors.js';
-import type { StoredFile } from '../../../core/files/model.js';
 import type { Core } from '../../../core/index.js';
 import { BOTYARD_SESSION_COOKIE, callerOf, principalOf, registerAuthHooks, setSessionCookie } from '../../auth.js';
 import type { Surface } from '../../surfaces.js';
@@ -195,7 +193,7 @@ export const botyardSurface: Surface = {
         const caller = callerOf(request, 'botyard');
         const { chatId, body, attachmentIds } = request.body;
         const { userMessage } = await replies.send(caller, chatId, { content: body, attachmentIds });
-        const [message] = await withFiles(core, caller.user, [userMessage]);
+        const [message] = await withFiles(core, [userMessage]);
         return reply.code(201).send(message!);
       },
     );
@@ -228,7 +226,7 @@ export const botyardSurface: Surface = {
           page,
           limit,
           total: found.total ?? found.items.length,
-          messages: await withFiles(core, user, found.items),
+          messages: await withFiles(core, found.items),
         };
       },
     );
@@ -262,16 +260,8 @@ async function chatsWith(core: Core, user: User, botId: string): Promise<Convers
     .sort((a, b) => (a.id < b.id ? -1 : 1));
 }
 
-/** Messages with their attachments as file objects, as Botyard's client shows them. */
-async function withFiles(core: Core, user: User, messages: Message[]) {
-  const ids = [...new Set(messages.flatMap((message) => message.attachments))];
-  const found = await Promise.all(ids.map((id) => core.files.get(user, id).catch(unlessNotFound)));
-  const byId = new Map<string, StoredFile>(found.filter((file) => file !== undefined).map((file) => [file.id, file]));
+/** Messages with their attachments as file objects, as Botyard's client shows them (deleted ones left out). */
+async function withFiles(core: Core, messages: Message[]) {
+  const byId = await core.files.attachedTo(messages);
   return messages.map((message) => messageView(message, byId));
-}
-
-/** A file deleted since it was attached is left out, as Botyard leaves out unknown ones. */
-function unlessNotFound(err: unknown): undefined {
-  if (err instanceof NotFound) return undefined;
-  throw err;
 }
