@@ -8,7 +8,7 @@ import type { FileService } from '../files/service.js';
 import { newId } from '../ids.js';
 import type { ConversationAccess } from './access.js';
 import type { Conversation, ConversationQuery, ConversationRepository, Message, MessageQuery } from './model.js';
-import type { ReplyService } from './replies.js';
+import type { Caller, Exchange, NewMessage, ReplyService } from './replies.js';
 import { SYSTEM_PROMPT } from '../bots/rules.js';
 import { END_ID, TITLE } from './rules.js';
 
@@ -59,6 +59,21 @@ export class ConversationService {
     }
     this.events.publish('conversation.created', { conversation });
     return conversation;
+  }
+
+  /** Starts a conversation with its first message; it is not kept when the message is refused. */
+  async startWith(
+    caller: Caller,
+    input: ConversationInput,
+    message: NewMessage,
+  ): Promise<{ conversation: Conversation; exchange: Exchange }> {
+    const conversation = await this.create(caller.user, input);
+    try {
+      return { conversation, exchange: await this.replies.send(caller, conversation.id, message) };
+    } catch (err) {
+      await this.remove(conversation);
+      throw err;
+    }
   }
 
   /**

@@ -115,49 +115,36 @@ async function answerTurn(core: Core, request: FastifyRequest, reply: FastifyRep
   return chatAnswer(conversation, await core.replies.completed(started));
 }
 
-/** Sends the turn's message; a conversation started for it is not kept when the message is refused. */
+/** Sends the turn's message in the conversation named (brought in line with the turn), or starts one with it. */
 async function sendTurn(
   core: Core,
   caller: Caller,
   turn: Turn,
 ): Promise<{ conversation: Conversation; exchange: Exchange }> {
-  const { conversation, created } = await conversationFor(core, caller.user, turn);
-  try {
-    const exchange = await core.replies.send(caller, conversation.id, { content: turn.content, params: turn.params });
-    return { conversation, exchange };
-  } catch (err) {
-    if (created) await core.conversations.delete(caller.user, conversation.id);
-    throw err;
-  }
-}
-
-/** The conversation named, brought in line with what the turn asks of it; or a new one. */
-async function conversationFor(
-  core: Core,
-  user: User,
-  turn: Turn,
-): Promise<{ conversation: Conversation; created: boolean }> {
   const template = turn.template ?? undefined;
-  const bot = template && (await templateBot(core, user, template.name));
+  const bot = template && (await templateBot(core, caller.user, template.name));
+  const message = { content: turn.content, params: turn.params };
   if (!turn.conversationId) {
-    const conversation = await core.conversations.create(user, {
+    const input = {
       endUserId: turn.endUserId ?? undefined,
       botId: bot?.id,
       variables: template?.variables ?? undefined,
       model: turn.model ?? undefined,
       systemPrompt: turn.systemPrompt ?? undefined,
-    });
-    return { conversation, created: true };
+    };
+    return core.conversations.startWith(caller, input, message);
   }
-  const current = await conversationOf(core, user, turn.conversationId, turn.endUserId);
+  const current = await conversationOf(core, caller.user, turn.conversationId, turn.endUserId);
   const patch: ConversationPatch = {};
   if (turn.model && turn.model !== current.model) patch.model = turn.model;
   if (typeof turn.systemPrompt === 'string' && turn.systemPrompt !== current.systemPrompt) {
     patch.systemPrompt = turn.systemPrompt;
   }
   if (template && bot) Object.assign(patch, { botId: bot.id, variables: template.variables ?? {} });
-  const changed = Object.keys(patch).length > 0;
-  return { conversation: changed ? await core.conversations.update(user, current.id, patch) : current, created: false };
+  const conversation = Object.keys(patch).length
+    ? await core.conversations.update(caller.user, current.id, patch)
+    : current;
+  return { conversation, exchange: await core.replies.send(caller, conversation.id, message) };
 }
 
 /**
