@@ -11,6 +11,7 @@ import { toApiError, type ApiError } from '../errors.js';
 import { messageBody } from '../native/reply-events.js';
 import { completedFrame, deltaFrame, frame, invalid, parseFrame, type ClientFrame, type FrameRef } from './frames.js';
 import type { Hub } from './hub.js';
+import { FrameBudget, FrameQueue, Heartbeat, isOpen } from './socket-plumbing.js';
 
 /** What a connection uses of its WebSocket (a `ws` 8 socket, text frames as Buffers). */
 export interface Socket {
@@ -25,8 +26,6 @@ export interface Socket {
   on(event: 'message', listener: (data: Buffer, isBinary: boolean) => void): unknown;
   on(event: 'pong' | 'close', listener: () => void): unknown;
 }
-
-const OPEN = 1;
 
 /** Close codes of the native WebSocket, as the README documents them. */
 export const CLOSE = {
@@ -76,13 +75,10 @@ export class Connection {
   /** conversationId → when the socket last told it of typing. */
   private readonly rooms = new Map<string, { typedAt: number }>();
   private readonly replies = new Map<string, ReplyProgress>();
-  private queue: Promise<void> = Promise.resolve();
-  private pending = 0;
-  private secondStarted = 0;
-  private framesThisSecond = 0;
-  private alive = true;
   private closing = false;
-  private readonly heartbeat: NodeJS.Timeout;
+  private readonly frames: FrameQueue;
+  private readonly budget: FrameBudget;
+  private readonly heartbeat: Heartbeat;
   private readonly authTimer: NodeJS.Timeout;
 
   constructor(
@@ -92,10 +88,16 @@ export class Connection {
     private readonly limits: Config['realtime'],
     private readonly hub: Hub,
   ) {
+    this.frames = new FrameQueue(socket, MAX_PENDING_FRAMES, () => this.closing);
+    this.budget = new FrameBudget(MAX_FRAMES_PER_SECOND, (message, retryAfterMs) =>
+      this.sendError({ status: 429, code: 'RATE_LIMITED', message, details: { retryAfterMs } }),
+    );
     socket.on('message', (data, isBinary) => this.receive(data, isBinary));
-    socket.on('pong', () => (this.alive = true));
     socket.on('close', () => this.closed());
-    this.heartbeat = setInterval(() => this.beat(), limits.heartbeatMs);
+    this.heartbeat = new Heartbeat(socket, limits.heartbeatMs, {
+      silent: () => this.end('heartbeat'),
+      beat: () => this.recheck(),
+    });
     this.authTimer = setTimeout(
       () => this.close(CLOSE.authTimeout, 'Not authenticated in time', 'auth_timeout'),
       limits.authTimeoutMs,
@@ -116,17 +118,18 @@ export class Connection {
    * Frames that come meanwhile wait for the outcome.
    */
   open(credentials: Credentials, malformed: boolean): void {
-    this.queue = this.core.gatekeeper
+    const admitted = this.core.gatekeeper
       .admit({ credentials, malformed, ip: this.ip, auth: 'optional', quota: true })
       .then(
         ({ principal }) => principal && this.accept(principal, credentials),
         (err: unknown) => this.refuse(err),
       );
+    this.frames.waitFor(admitted);
   }
 
   /** Writes a frame, and drops a socket that does not read what it is sent fast enough. */
   send(text: string): void {
-    if (this.closing || this.socket.readyState !== OPEN) return;
+    if (this.closing || !isOpen(this.socket)) return;
     this.socket.send(text);
     if (this.socket.bufferedAmount > this.limits.maxBufferedBytes) {
       this.close(CLOSE.tooSlow, 'Too slow: more than realtime.maxBufferedBytes waiting to be sent', 'slow');
@@ -170,38 +173,12 @@ export class Connection {
   }
 
   private receive(data: Buffer, isBinary: boolean): void {
-    if (this.closing || this.overRate()) return;
+    if (this.closing || !this.budget.allows()) return;
     const parsed = isBinary ? { error: invalid('Frames are JSON text, not binary') } : parseFrame(data.toString());
-    if (++this.pending === MAX_PENDING_FRAMES) this.socket.pause();
-    this.queue = this.queue
-      .then(() => {
-        if (this.closing) return;
-        if ('error' in parsed) return this.sendError(parsed.error, parsed.ref);
-        return this.handle(parsed.frame).catch((err: unknown) => this.fail(err, parsed.frame.id));
-      })
-      .finally(() => {
-        if (this.pending-- === MAX_PENDING_FRAMES && !this.closing) this.socket.resume();
-      });
-  }
-
-  /** Whether the frame just read is one too many this second (the first such is answered with an error). */
-  private overRate(): boolean {
-    const now = Date.now();
-    if (now - this.secondStarted >= 1000) {
-      this.secondStarted = now;
-      this.framesThisSecond = 0;
-    }
-    if (++this.framesThisSecond <= MAX_FRAMES_PER_SECOND) return false;
-    if (this.framesThisSecond === MAX_FRAMES_PER_SECOND + 1) {
-      const message = `At most ${MAX_FRAMES_PER_SECOND} frames a second; frames beyond are dropped`;
-      this.sendError({
-        status: 429,
-        code: 'RATE_LIMITED',
-        message,
-        details: { retryAfterMs: this.secondStarted + 1000 - now },
-      });
-    }
-    return true;
+    this.frames.push(() => {
+      if ('error' in parsed) return this.sendError(parsed.error, parsed.ref);
+      return this.handle(parsed.frame).catch((err: unknown) => this.fail(err, parsed.frame.id));
+    });
   }
 
   private async handle(f: ClientFrame): Promise<void> {
@@ -403,15 +380,9 @@ export class Connection {
     return true;
   }
 
-  private beat(): void {
-    if (!this.alive) {
-      if (this.end('heartbeat')) this.socket.terminate();
-      return;
-    }
-    this.alive = false;
-    this.socket.ping();
+  /** Credentials revoked since the last beat (a logout, a deleted key, a disabled account) end the socket. */
+  private recheck(): void {
     if (!this.principal) return;
-    // Credentials revoked since (a logout, a deleted key, a disabled account) end the socket.
     this.core.gatekeeper.admit({ credentials: this.credentials, ip: this.ip, auth: 'required', quota: false }).then(
       ({ principal }) => {
         if (!this.closing) this.principal = principal;
@@ -449,7 +420,7 @@ export class Connection {
   }
 
   private detach(): void {
-    clearInterval(this.heartbeat);
+    this.heartbeat.stop();
     clearTimeout(this.authTimer);
     for (const conversationId of [...this.rooms.keys()]) this.leaveRoom(conversationId);
     for (const messageId of [...this.replies.keys()]) this.forget(messageId);

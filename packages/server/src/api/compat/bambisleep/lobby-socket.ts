@@ -6,9 +6,9 @@ import type { LobbyMessage } from '../../../core/lobby.js';
 import type { SurfaceLimit } from '../../../core/quotas.js';
 import { toApiError } from '../../errors.js';
 import type { Socket } from '../../realtime/connection.js';
+import { FrameQueue, Heartbeat, isOpen } from '../../realtime/socket-plumbing.js';
 import { errorFrame, lobbyFrame } from './shapes.js';
 
-const OPEN = 1;
 const CLOSE = { goingAway: 1001, tooSlow: 1013, unauthorized: 4401, authTimeout: 4408, tooMany: 4429 } as const;
 /** The largest frame read: a lobby message at its longest, escaped, with room to spare. */
 const MAX_FRAME_BYTES = 16 * 1024;
@@ -79,11 +79,9 @@ export class LobbySockets {
 class LobbySocket {
   private principal: Principal | undefined;
   private credentials: Credentials = {};
-  private queue: Promise<void> = Promise.resolve();
-  private pending = 0;
-  private alive = true;
   private closing = false;
-  private readonly heartbeat: NodeJS.Timeout;
+  private readonly frames: FrameQueue;
+  private readonly heartbeat: Heartbeat;
   private readonly authTimer: NodeJS.Timeout;
 
   constructor(
@@ -91,10 +89,13 @@ class LobbySocket {
     private readonly ip: string,
     private readonly lobby: LobbySockets,
   ) {
+    this.frames = new FrameQueue(socket, MAX_PENDING_FRAMES, () => this.closing);
     socket.on('message', (data, isBinary) => this.receive(data, isBinary));
-    socket.on('pong', () => (this.alive = true));
     socket.on('close', () => this.closed());
-    this.heartbeat = setInterval(() => this.beat(), lobby.limits.heartbeatMs);
+    this.heartbeat = new Heartbeat(socket, lobby.limits.heartbeatMs, {
+      silent: () => this.end(),
+      beat: () => this.recheck(),
+    });
     this.authTimer = setTimeout(() => {
       this.sendError(new Unauthorized('Not authenticated in time: send an auth frame first'));
       this.close(CLOSE.authTimeout, 'Not authenticated in time');
@@ -102,7 +103,7 @@ class LobbySocket {
   }
 
   send(text: string): void {
-    if (this.closing || this.socket.readyState !== OPEN) return;
+    if (this.closing || !isOpen(this.socket)) return;
     this.socket.send(text);
     if (this.socket.bufferedAmount > this.lobby.limits.maxBufferedBytes) {
       this.close(CLOSE.tooSlow, 'Too slow: more than realtime.maxBufferedBytes waiting to be sent');
@@ -115,13 +116,7 @@ class LobbySocket {
 
   private receive(data: Buffer, isBinary: boolean): void {
     if (this.closing) return;
-    if (++this.pending === MAX_PENDING_FRAMES) this.socket.pause();
-    this.queue = this.queue
-      .then(() => (this.closing ? undefined : this.handle(data, isBinary)))
-      .catch((err: unknown) => this.fail(err))
-      .finally(() => {
-        if (this.pending-- === MAX_PENDING_FRAMES && !this.closing) this.socket.resume();
-      });
+    this.frames.push(() => this.handle(data, isBinary).catch((err: unknown) => this.fail(err)));
   }
 
   private async handle(data: Buffer, isBinary: boolean): Promise<void> {
@@ -164,15 +159,9 @@ class LobbySocket {
     return principal;
   }
 
-  private beat(): void {
-    if (!this.alive) {
-      if (this.end()) this.socket.terminate();
-      return;
-    }
-    this.alive = false;
-    this.socket.ping();
+  /** Credentials revoked since the last beat (a logout, a deleted key, a disabled account) end the socket. */
+  private recheck(): void {
     if (!this.principal) return;
-    // Credentials revoked since (a logout, a deleted key, a disabled account) end the socket.
     this.lobby.core.gatekeeper
       .admit({ credentials: this.credentials, ip: this.ip, auth: 'required', quota: false })
       .catch((err: unknown) => isRefusal(err) && this.fail(err));
@@ -192,7 +181,7 @@ class LobbySocket {
   private end(): boolean {
     if (this.closing) return false;
     this.closing = true;
-    clearInterval(this.heartbeat);
+    this.heartbeat.stop();
     clearTimeout(this.authTimer);
     return true;
   }

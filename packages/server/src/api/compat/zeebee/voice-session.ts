@@ -11,6 +11,7 @@ import type { Core } from '../../../core/index.js';
 import { chunksOf } from '../../../core/speech.js';
 import { Nullable } from '../../../lib/schema.js';
 import { toApiError } from '../../errors.js';
+import { FrameBudget, FrameQueue, Heartbeat, isOpen } from '../../realtime/socket-plumbing.js';
 
 /** Close codes, as on the native WebSocket. */
 export const VOICE_CLOSE = {
@@ -26,7 +27,6 @@ const MAX_FRAMES_PER_SECOND = 20;
 /** Audio bytes per `audio_chunk`: its base64 in a frame well under the 1 MiB clients accept by default. */
 export const AUDIO_CHUNK_BYTES = 256 * 1024;
 const SURFACE = 'zeebee';
-const OPEN = 1;
 
 const Text = (maxLength: number) => Nullable(Type.String({ maxLength }));
 const frameOf = <T extends string, P extends Record<string, TSchema>>(type: T, properties: P) =>
@@ -112,15 +112,12 @@ export class VoiceSession {
   private conversationId: string | null = null;
   private endUserId: string | null = null;
   private model: string | null = null;
-  private queue: Promise<void> = Promise.resolve();
-  private pending = 0;
-  private secondStarted = 0;
-  private framesThisSecond = 0;
-  private alive = true;
   private closing = false;
   /** Ends the provider calls of a turn when the socket goes. */
   private readonly gone = new AbortController();
-  private readonly heartbeat: NodeJS.Timeout;
+  private readonly frames: FrameQueue;
+  private readonly budget: FrameBudget;
+  private readonly heartbeat: Heartbeat;
   private readonly authTimer: NodeJS.Timeout;
 
   constructor(
@@ -130,12 +127,17 @@ export class VoiceSession {
     private readonly urlKey: string | undefined,
     private readonly deps: VoiceDependencies,
   ) {
+    this.frames = new FrameQueue(socket, MAX_PENDING_FRAMES, () => this.closing);
+    this.budget = new FrameBudget(MAX_FRAMES_PER_SECOND, (message) =>
+      this.send({ type: 'error', code: 'RATE_LIMITED', message }),
+    );
     // Text and binary frames alike arrive as one Buffer (ws's default `nodebuffer`).
     socket.on('message', (data: RawData, isBinary) => this.receive(data as Buffer, isBinary));
-    socket.on('pong', () => (this.alive = true));
     socket.on('close', () => this.end());
     socket.on('error', (err) => deps.log.debug({ err }, 'voice websocket error'));
-    this.heartbeat = setInterval(() => this.beat(), deps.limits.heartbeatMs);
+    this.heartbeat = new Heartbeat(socket, deps.limits.heartbeatMs, {
+      silent: () => this.end(),
+    });
     this.authTimer = setTimeout(() => {
       this.sendError(new Unauthorized('Not authenticated in time: send init with your api_key first'));
       this.close(VOICE_CLOSE.authTimeout, 'Not authenticated in time');
@@ -148,39 +150,13 @@ export class VoiceSession {
   }
 
   private receive(data: Buffer, isBinary: boolean): void {
-    if (this.closing || this.overRate()) return;
-    if (++this.pending === MAX_PENDING_FRAMES) this.socket.pause();
-    this.queue = this.queue
-      .then(() => {
-        if (this.closing) return;
-        if (isBinary) throw new Invalid('Frames are JSON text; audio goes base64 in audio_data');
-        return this.handle(parseFrame(data.toString()));
-      })
-      .catch((err: unknown) => this.fail(err))
-      .finally(() => {
-        if (this.pending-- === MAX_PENDING_FRAMES && !this.closing) this.socket.resume();
-      });
+    if (this.closing || !this.budget.allows()) return;
+    this.frames.push(() => this.handle(data, isBinary).catch((err: unknown) => this.fail(err)));
   }
 
-  /** Whether the frame just read is one too many this second (the first such is answered with an error). */
-  private overRate(): boolean {
-    const now = Date.now();
-    if (now - this.secondStarted >= 1000) {
-      this.secondStarted = now;
-      this.framesThisSecond = 0;
-    }
-    if (++this.framesThisSecond <= MAX_FRAMES_PER_SECOND) return false;
-    if (this.framesThisSecond === MAX_FRAMES_PER_SECOND + 1) {
-      this.send({
-        type: 'error',
-        code: 'RATE_LIMITED',
-        message: `At most ${MAX_FRAMES_PER_SECOND} frames a second; frames beyond are dropped`,
-      });
-    }
-    return true;
-  }
-
-  private async handle(frame: ClientFrame): Promise<void> {
+  private async handle(data: Buffer, isBinary: boolean): Promise<void> {
+    if (isBinary) throw new Invalid('Frames are JSON text; audio goes base64 in audio_data');
+    const frame = parseFrame(data.toString());
     switch (frame.type) {
       case 'ping':
         return this.send({ type: 'pong', timestamp: Date.now() / 1000 });
@@ -254,23 +230,16 @@ export class VoiceSession {
   /** The bot's reply to `content`, in the conversation the frame names, the socket's, or a new one. */
   private async reply(caller: Caller, frame: AudioFrame, content: string) {
     const { core } = this.deps;
-    let conversationId = frame.conversation_id ?? this.conversationId;
-    const created =
-      conversationId === null
-        ? await core.conversations.create(caller.user, {
-            endUserId: frame.user_id ?? this.endUserId ?? undefined,
-            model: frame.model ?? this.model ?? undefined,
-          })
-        : undefined;
-    conversationId ??= created!.id;
-    let exchange;
-    try {
-      exchange = await core.replies.send(caller, conversationId, { content });
-    } catch (err) {
-      // A conversation started for a message that was refused is not kept.
-      if (created) await core.conversations.delete(caller.user, created.id);
-      throw err;
-    }
+    const named = frame.conversation_id ?? this.conversationId;
+    const { conversation, exchange } =
+      named === null
+        ? await core.conversations.startWith(
+            caller,
+            { endUserId: frame.user_id ?? this.endUserId ?? undefined, model: frame.model ?? this.model ?? undefined },
+            { content },
+          )
+        : { conversation: { id: named }, exchange: await core.replies.send(caller, named, { content }) };
+    const conversationId = conversation.id;
     this.conversationId = conversationId;
     if (!exchange.reply) throw new Invalid("This conversation's bot answers through its own API, not here");
     const settled = await core.replies.completed(exchange.reply);
@@ -317,15 +286,6 @@ export class VoiceSession {
     return { user, apiKeyId: this.principal.via === 'key' ? this.principal.key.id : null, surface: SURFACE };
   }
 
-  private beat(): void {
-    if (!this.alive) {
-      if (this.end()) this.socket.terminate();
-      return;
-    }
-    this.alive = false;
-    this.socket.ping();
-  }
-
   /** Tells why the socket is refused, then closes it. */
   private refuse(err: unknown): void {
     this.sendError(err);
@@ -345,12 +305,12 @@ export class VoiceSession {
   }
 
   private send(frame: Record<string, unknown>): void {
-    if (!this.closing && this.socket.readyState === OPEN) this.socket.send(JSON.stringify(frame));
+    if (!this.closing && isOpen(this.socket)) this.socket.send(JSON.stringify(frame));
   }
 
   /** Sends, and resolves once the frame is handed to the network: large audio goes no faster than the client reads. */
   private sendDrained(frame: Record<string, unknown>): Promise<void> {
-    if (this.closing || this.socket.readyState !== OPEN) return Promise.resolve();
+    if (this.closing || !isOpen(this.socket)) return Promise.resolve();
     return new Promise((resolve) => this.socket.send(JSON.stringify(frame), () => resolve()));
   }
 
@@ -358,7 +318,7 @@ export class VoiceSession {
   private end(): boolean {
     if (this.closing) return false;
     this.closing = true;
-    clearInterval(this.heartbeat);
+    this.heartbeat.stop();
     clearTimeout(this.authTimer);
     this.gone.abort(new Error('The voice socket closed'));
     this.deps.left(this, this.principal?.user.id);
