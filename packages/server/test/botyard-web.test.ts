@@ -5,7 +5,7 @@ import { fileURLToPath } from 'node:url';
 import { chromium, type Browser, type BrowserContext, type Page } from 'playwright-core';
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { DEFAULT_REPLY } from './helpers/fake-upstream.js';
-import { startGateway, type Gateway } from './helpers/gateway.js';
+import { startChatGateway, type Gateway } from './helpers/gateway.js';
 import { startServer } from './helpers/server.js';
 
 /** A small page that makes the calls Botyard's web client makes, in its order, from the browser. */
@@ -24,10 +24,7 @@ let page: Page;
 let calls: string[];
 
 beforeAll(async () => {
-  gateway = await startGateway({
-    channel: { models: ['fake-model'] },
-    overrides: { 'chat.generateTitles': false, 'surfaces.botyard.webRoot': WEB_ROOT },
-  });
+  gateway = await startChatGateway({ 'surfaces.botyard.webRoot': WEB_ROOT });
   browser = await chromium.launch({ executablePath: '/usr/bin/chromium', args: ['--no-sandbox'] });
   context = await browser.newContext();
   page = await context.newPage();

@@ -3,7 +3,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createJwtSessionTokens } from '../src/crypto/session-tokens.js';
 import { signUp, type Account } from './helpers/accounts.js';
 import { DEFAULT_REPLY } from './helpers/fake-upstream.js';
-import { startGateway, type Gateway } from './helpers/gateway.js';
+import { startChatGateway, type Gateway } from './helpers/gateway.js';
 import { TEST_SECRET, startServer } from './helpers/server.js';
 
 const MOUNT = '/v1/client-api';
@@ -78,18 +78,13 @@ let admin: Account;
 let builtin: { id: string; name: string };
 
 beforeAll(async () => {
-  gateway = await startGateway({
-    channel: { models: ['fake-model'] },
-    overrides: {
-      'chat.generateTitles': false,
-      routing: { cooldownMs: [0] },
-      'session.lifetimeSeconds': LIFETIME_SECONDS,
-      'files.otherMaxBytes': OTHER_MAX_BYTES,
-      service: {
-        name: 'Test Yard',
-        description: 'Bots for testing',
-        socials: { Website: 'https://example.com', GitHub: 'https://github.com/example' },
-      },
+  gateway = await startChatGateway({
+    'session.lifetimeSeconds': LIFETIME_SECONDS,
+    'files.otherMaxBytes': OTHER_MAX_BYTES,
+    service: {
+      name: 'Test Yard',
+      description: 'Bots for testing',
+      socials: { Website: 'https://example.com', GitHub: 'https://github.com/example' },
     },
   });
   admin = gateway.admin;

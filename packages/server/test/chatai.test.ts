@@ -1,7 +1,7 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { signUp, type Account } from './helpers/accounts.js';
 import { DEFAULT_REPLY } from './helpers/fake-upstream.js';
-import { startGateway, type Gateway } from './helpers/gateway.js';
+import { startChatGateway, type Gateway } from './helpers/gateway.js';
 import { generousLimits, startServer } from './helpers/server.js';
 import { allEvents, openEventStream, type SseEvent } from './helpers/sse.js';
 
@@ -11,8 +11,6 @@ import { allEvents, openEventStream, type SseEvent } from './helpers/sse.js';
  * the line between API keys' users.
  */
 
-/** No cooldown, so that a test that makes the upstream fail leaves it usable for the next. */
-const RELAXED_ROUTING = { cooldownMs: [0] };
 const MAX_MESSAGE_CHARS = 2000;
 
 let gateway: Gateway;
@@ -20,15 +18,10 @@ let alice: Account;
 let bob: Account;
 
 beforeAll(async () => {
-  gateway = await startGateway({
-    channel: { models: ['fake-model'] },
-    overrides: {
-      'chat.generateTitles': false,
-      'chat.maxMessageChars': MAX_MESSAGE_CHARS,
-      routing: RELAXED_ROUTING,
-      // Where the external bot of a preset test would be called.
-      webhooks: { allowlist: ['hooks.example.com'] },
-    },
+  gateway = await startChatGateway({
+    'chat.maxMessageChars': MAX_MESSAGE_CHARS,
+    // Where the external bot of a preset test would be called.
+    webhooks: { allowlist: ['hooks.example.com'] },
   });
   alice = await signUp(gateway.server.http);
   bob = await signUp(gateway.server.http);
@@ -493,14 +486,7 @@ describe('one API key user never sees another’s conversations', () => {
 describe('groups with isolateGroupMembers', () => {
   let isolated: Gateway;
   beforeAll(async () => {
-    isolated = await startGateway({
-      channel: { models: ['fake-model'] },
-      overrides: {
-        'chat.generateTitles': false,
-        'surfaces.chatai.isolateGroupMembers': true,
-        routing: RELAXED_ROUTING,
-      },
-    });
+    isolated = await startChatGateway({ 'surfaces.chatai.isolateGroupMembers': true });
   });
   afterAll(() => isolated?.close());
 

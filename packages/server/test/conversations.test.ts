@@ -1,24 +1,15 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { signUp, type Account } from './helpers/accounts.js';
 import { DEFAULT_REPLY } from './helpers/fake-upstream.js';
-import { startGateway, type Gateway } from './helpers/gateway.js';
+import { startChatGateway, type Gateway } from './helpers/gateway.js';
 import { allEvents, openEventStream } from './helpers/sse.js';
-
-/**
- * Routing's timeouts at their defaults (on a loaded machine the fast test timers would fail replies
- * over), and no cooldown, so that a test that makes the upstream fail leaves it usable for the next.
- */
-const RELAXED_ROUTING = { cooldownMs: [0] };
 
 let gateway: Gateway;
 let alice: Account;
 let bob: Account;
 
 beforeAll(async () => {
-  gateway = await startGateway({
-    channel: { models: ['fake-model'] },
-    overrides: { 'chat.generateTitles': false, routing: RELAXED_ROUTING },
-  });
+  gateway = await startChatGateway();
   alice = await signUp(gateway.server.http);
   bob = await signUp(gateway.server.http);
 });
@@ -585,7 +576,7 @@ describe('feedback', () => {
 
 describe('titles', () => {
   it('names a conversation after its first exchange, off the request path', async () => {
-    const titled = await startGateway({ channel: { models: ['fake-model'] }, overrides: { routing: RELAXED_ROUTING } });
+    const titled = await startChatGateway({ 'chat.generateTitles': true });
     try {
       titled.upstreams[0]!.configure({
         reply: (request) =>
@@ -756,14 +747,7 @@ describe('attachments', () => {
   }
 
   it('sends images to a vision model as image parts and text files inline; only the owner attaches', async () => {
-    const vision = await startGateway({
-      channel: { models: ['fake-model'] },
-      overrides: {
-        'chat.generateTitles': false,
-        routing: RELAXED_ROUTING,
-        models: [{ id: 'fake-model', capabilities: { vision: true } }],
-      },
-    });
+    const vision = await startChatGateway({ models: [{ id: 'fake-model', capabilities: { vision: true } }] });
     try {
       const owner = await signUp(vision.server.http);
       const other = await signUp(vision.server.http);

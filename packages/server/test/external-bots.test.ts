@@ -1,50 +1,24 @@
-import { createHmac } from 'node:crypto';
-import { createServer, type IncomingHttpHeaders, type Server } from 'node:http';
-import type { AddressInfo } from 'node:net';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { signUp, type Account } from './helpers/accounts.js';
 import { startServer, type TestServer } from './helpers/server.js';
 import { allEvents, openEventStream } from './helpers/sse.js';
+import { signatureFor, startWebhookReceiver, type WebhookReceiver } from './helpers/webhook-receiver.js';
 
 let server: TestServer;
 let owner: Account;
 let other: Account;
-let program: BotProgram;
-
-/** The program behind an external bot: it receives deliveries, and answers each through the bot API. */
-interface BotProgram {
-  url: string;
-  received: { headers: IncomingHttpHeaders; body: string }[];
-  /** What to do with each delivery, once it is acknowledged. */
-  onDelivery?: (delivery: { event: string; data: any }) => Promise<void>;
-  server: Server;
-}
-
-async function startProgram(): Promise<BotProgram> {
-  const program = { received: [] } as unknown as BotProgram;
-  program.server = createServer((req, res) => {
-    let body = '';
-    req.on('data', (chunk) => (body += chunk));
-    req.on('end', () => {
-      program.received.push({ headers: req.headers, body });
-      res.writeHead(204).end();
-      void program.onDelivery?.(JSON.parse(body));
-    });
-  });
-  await new Promise<void>((resolve) => program.server.listen(0, '127.0.0.1', resolve));
-  program.url = `http://127.0.0.1:${(program.server.address() as AddressInfo).port}/hook`;
-  return program;
-}
+/** The program behind the external bots: it receives their deliveries. */
+let program: WebhookReceiver;
 
 beforeAll(async () => {
-  program = await startProgram();
+  program = await startWebhookReceiver();
   server = await startServer({ webhooks: { allowlist: ['127.0.0.1'], pollIntervalMs: 50, retryBaseMs: 100 } });
   owner = await signUp(server.http);
   other = await signUp(server.http);
 });
 afterAll(async () => {
   await server.close();
-  await new Promise((resolve) => program.server.close(resolve));
+  await program.close();
 });
 
 const api = () => server.http;
@@ -62,13 +36,20 @@ async function externalBot(account: Account, name: string) {
 describe('external bots', () => {
   it('answer a user through a signed delivery and the bot API: the whole round trip', async () => {
     const { bot, botKey, signingSecret } = await externalBot(owner, `ext-${process.pid}-trip`);
-    program.onDelivery = async ({ event, data }) => {
-      if (event !== 'bot.message') return;
-      await api().post(
-        '/api/v1/bot/messages',
-        { conversationId: data.conversationId, content: `You said: ${data.message.content}`, replyTo: data.message.id },
-        { bearer: botKey },
-      );
+    // The program acknowledges each delivery and answers a user's message through the bot API.
+    program.respond = ({ event, data }) => {
+      if (event === 'bot.message') {
+        void api().post(
+          '/api/v1/bot/messages',
+          {
+            conversationId: data.conversationId,
+            content: `You said: ${data.message.content}`,
+            replyTo: data.message.id,
+          },
+          { bearer: botKey },
+        );
+      }
+      return 200;
     };
     try {
       const created = await api().post('/api/v1/conversations', { botId: bot.id }, { bearer: owner.key });
@@ -88,16 +69,14 @@ describe('external bots', () => {
       expect(history[1]).toMatchObject({ senderId: bot.id, parentId: sent.body.userMessage.id });
 
       const delivery = program.received.find((r) => r.headers['x-parley-event'] === 'bot.message')!;
-      const timestamp = delivery.headers['x-parley-timestamp'];
-      const expected = createHmac('sha256', signingSecret).update(`${timestamp}.${delivery.body}`).digest('hex');
-      expect(delivery.headers['x-parley-signature']).toBe(`sha256=${expected}`);
-      expect(JSON.parse(delivery.body).data).toMatchObject({
+      expect(delivery.headers['x-parley-signature']).toBe(signatureFor(delivery, signingSecret));
+      expect(delivery.body.data).toMatchObject({
         conversationId,
         bot: { id: bot.id },
         message: { content: 'Hello bot' },
       });
     } finally {
-      program.onDelivery = undefined;
+      program.respond = () => 200;
     }
   });
 

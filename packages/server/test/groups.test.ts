@@ -1,7 +1,7 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { signUp, type Account } from './helpers/accounts.js';
 import { DEFAULT_REPLY } from './helpers/fake-upstream.js';
-import { startGateway, type Gateway } from './helpers/gateway.js';
+import { startChatGateway, type Gateway } from './helpers/gateway.js';
 
 let gateway: Gateway;
 let owner: Account;
@@ -10,10 +10,7 @@ let carol: Account;
 let botName: string;
 
 beforeAll(async () => {
-  gateway = await startGateway({
-    channel: { models: ['fake-model'] },
-    overrides: { 'chat.generateTitles': false, routing: { cooldownMs: [0] } },
-  });
+  gateway = await startChatGateway();
   owner = await signUp(gateway.server.http);
   bob = await signUp(gateway.server.http);
   carol = await signUp(gateway.server.http);

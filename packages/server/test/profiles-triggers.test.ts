@@ -1,6 +1,6 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { signUp, type Account } from './helpers/accounts.js';
-import { startGateway, type Gateway } from './helpers/gateway.js';
+import { startChatGateway, type Gateway } from './helpers/gateway.js';
 
 /** Profiles, XP and triggers on the native API. */
 
@@ -10,14 +10,7 @@ let alice: Account;
 let bob: Account;
 
 beforeAll(async () => {
-  gateway = await startGateway({
-    channel: { models: ['fake-model'] },
-    overrides: {
-      'chat.generateTitles': false,
-      routing: { cooldownMs: [0] },
-      'profiles.levelThresholds': [0, 3, 1_000_000],
-    },
-  });
+  gateway = await startChatGateway({ 'profiles.levelThresholds': [0, 3, 1_000_000] });
   admin = gateway.admin;
   alice = await signUp(gateway.server.http);
   bob = await signUp(gateway.server.http);

@@ -1,97 +1,14 @@
 import { writeFileSync } from 'node:fs';
-import { createRequire } from 'node:module';
-import type { Socket as NetSocket } from 'node:net';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { signUp, type Account } from './helpers/accounts.js';
 import { TEST_REDIS_URL, isolatedStores, redisAvailable, uniqueSuffix, type Isolated } from './helpers/env.js';
 import { DEFAULT_REPLY, startFakeUpstream, type FakeUpstream } from './helpers/fake-upstream.js';
-import { startGateway, type Gateway } from './helpers/gateway.js';
+import { startChatGateway, type Gateway } from './helpers/gateway.js';
 import { HttpClient } from './helpers/http.js';
 import { startServerProcess, type ServerProcess } from './helpers/processes.js';
 import { TEST_SECRET, generousLimits, startServer } from './helpers/server.js';
-
-/** The `ws` client, typed as far as these tests use it. */
-interface WsClient {
-  send(data: string | Buffer): void;
-  close(code?: number): void;
-  terminate(): void;
-  on(event: 'open', listener: () => void): void;
-  on(event: 'message', listener: (data: Buffer) => void): void;
-  on(event: 'close', listener: (code: number, reason: Buffer) => void): void;
-  on(event: 'error', listener: (err: Error) => void): void;
-  _socket: NetSocket;
-}
-type WsOptions = { headers?: Record<string, string>; autoPong?: boolean };
-const WebSocket = createRequire(import.meta.url)('ws') as new (url: string, options?: WsOptions) => WsClient;
-
-type Frame = { type: string; [field: string]: any };
-
-/** A WebSocket client that keeps every frame it receives, for tests to wait on and look through. */
-class Client {
-  readonly frames: Frame[] = [];
-  readonly closed: Promise<{ code: number; reason: string }>;
-  private readonly taken = new Set<Frame>();
-  private readonly listeners = new Set<() => void>();
-  private nextId = 0;
-
-  constructor(readonly ws: WsClient) {
-    ws.on('message', (data) => {
-      this.frames.push(JSON.parse(data.toString()) as Frame);
-      for (const listener of this.listeners) listener();
-    });
-    ws.on('error', () => {});
-    this.closed = new Promise((resolve) => ws.on('close', (code, reason) => resolve({ code, reason: String(reason) })));
-  }
-
-  send(frame: Record<string, unknown>): void {
-    this.ws.send(JSON.stringify(frame));
-  }
-
-  close(): void {
-    this.ws.close();
-  }
-
-  /** Sends a frame with an id, and resolves with the first frame that refers to it (its answer, or an error). */
-  request(frame: Record<string, unknown>): Promise<Frame> {
-    const id = `r${++this.nextId}`;
-    this.send({ ...frame, id });
-    return this.take((f) => f.ref === id);
-  }
-
-  /** The first frame received, before or after now, that matches and was not taken yet. */
-  take(match: (frame: Frame) => boolean, timeoutMs = 10_000): Promise<Frame> {
-    return new Promise((resolve, reject) => {
-      const look = () => {
-        const found = this.frames.find((f) => !this.taken.has(f) && match(f));
-        if (!found) return false;
-        this.taken.add(found);
-        this.listeners.delete(look);
-        clearTimeout(timer);
-        resolve(found);
-        return true;
-      };
-      const timer = setTimeout(() => {
-        this.listeners.delete(look);
-        reject(new Error(`no matching frame; got ${JSON.stringify(this.frames.map((f) => f.type))}`));
-      }, timeoutMs);
-      if (!look()) this.listeners.add(look);
-    });
-  }
-
-  of(type: string): Frame[] {
-    return this.frames.filter((f) => f.type === type);
-  }
-}
-
-async function open(baseUrl: string, path = '/api/v1/ws', options: WsOptions = {}): Promise<Client> {
-  const client = new Client(new WebSocket(baseUrl.replace(/^http/, 'ws') + path, options));
-  await new Promise<void>((resolve, reject) => {
-    client.ws.on('open', resolve);
-    client.ws.on('error', reject);
-  });
-  return client;
-}
+import { FrameClient, type Frame, type OpenOptions } from './helpers/ws-client.js';
 
 const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
 
@@ -119,16 +36,11 @@ let alice: Account;
 let bob: Account;
 
 beforeAll(async () => {
-  gateway = await startGateway({
-    channel: { models: ['fake-model'] },
-    overrides: {
-      'chat.generateTitles': false,
-      routing: { cooldownMs: [0] },
-      realtime: REALTIME,
-      tiers: {
-        ...generousLimits.tiers,
-        basic: { requestsPerMinute: BASIC_PER_MINUTE, requestsPerDay: 1000, features: [], models: ['*'] },
-      },
+  gateway = await startChatGateway({
+    realtime: REALTIME,
+    tiers: {
+      ...generousLimits.tiers,
+      basic: { requestsPerMinute: BASIC_PER_MINUTE, requestsPerDay: 1000, features: [], models: ['*'] },
     },
   });
   alice = await signUp(api());
@@ -138,16 +50,16 @@ afterAll(() => gateway?.close());
 
 const api = () => gateway.server.http;
 const upstream = () => gateway.upstreams[0]!;
-const connect = (path?: string, options?: WsOptions) => open(gateway.server.url, path, options);
+const connect = (path = '/api/v1/ws', options?: OpenOptions) => FrameClient.open(gateway.server.url, path, options);
 
 /** A socket authenticated with the account's key, ready for frames. */
-async function socketOf(account: Account): Promise<Client> {
+async function socketOf(account: Account): Promise<FrameClient> {
   const client = await connect(`/api/v1/ws?token=${account.key}`);
-  await client.take((f) => f.type === 'ready');
+  await client.next('ready');
   return client;
 }
 
-async function subscribed(client: Client, conversationId: string): Promise<Frame> {
+async function subscribed(client: FrameClient, conversationId: string): Promise<Frame> {
   const answer = await client.request({ type: 'subscribe', conversationId });
   expect(answer).toMatchObject({ type: 'subscribed', conversationId });
   return answer;
@@ -170,7 +82,7 @@ function resetUpstream(): void {
 }
 
 /** The deltas of one reply a client received, checked to be seq 1..n (or after..n) without gaps or repeats. */
-function deltasOf(client: Client, messageId: string, after = 0): string {
+function deltasOf(client: FrameClient, messageId: string, after = 0): string {
   const deltas = client.of('delta').filter((d) => d.messageId === messageId);
   expect(deltas.map((d) => d.seq)).toEqual(deltas.map((_, i) => after + i + 1));
   return deltas.map((d) => d.text).join('');
@@ -187,13 +99,13 @@ describe('authentication', () => {
     ];
     for (const way of ways) {
       const client = await way();
-      expect(await client.take((f) => f.type === 'ready')).toEqual({ type: 'ready', userId: alice.id });
+      expect(await client.next('ready')).toEqual({ type: 'ready', userId: alice.id });
       client.close();
     }
     for (const token of [alice.key, sessionToken]) {
       const client = await connect();
       client.send({ type: 'auth', token });
-      expect(await client.take((f) => f.type === 'ready')).toEqual({ type: 'ready', userId: alice.id });
+      expect(await client.next('ready')).toEqual({ type: 'ready', userId: alice.id });
       expect(await client.request({ type: 'ping' })).toMatchObject({ type: 'pong' });
       // Once is enough.
       expect(await client.request({ type: 'auth', token })).toMatchObject({ type: 'error', code: 'CONFLICT' });
@@ -206,13 +118,13 @@ describe('authentication', () => {
     expect(await foreign.request({ type: 'subscribe', conversationId: 'x' })).toMatchObject({ code: 'UNAUTHORIZED' });
     expect((await foreign.closed).code).toBe(4408);
     const own = await connect('/api/v1/ws', { headers: { cookie: alice.cookie, origin: gateway.server.url } });
-    expect(await own.take((f) => f.type === 'ready')).toMatchObject({ userId: alice.id });
+    expect(await own.next('ready')).toMatchObject({ userId: alice.id });
     own.close();
   });
 
   it('closes a socket whose credentials are refused with 4401', async () => {
     const byQuery = await connect('/api/v1/ws?token=pk_not_a_key');
-    expect(await byQuery.take((f) => f.type === 'error')).toMatchObject({ code: 'UNAUTHORIZED' });
+    expect(await byQuery.next('error')).toMatchObject({ code: 'UNAUTHORIZED' });
     expect((await byQuery.closed).code).toBe(4401);
 
     const byFrame = await connect();
@@ -262,10 +174,10 @@ describe('authentication', () => {
 describe('frames', () => {
   it('refuses malformed frames with errors that refer to them, and keeps the socket open', async () => {
     const client = await socketOf(alice);
-    client.ws.send('not json');
-    expect(await client.take((f) => f.type === 'error')).toMatchObject({ code: 'VALIDATION_ERROR' });
-    client.ws.send(Buffer.from([1, 2, 3]));
-    expect(await client.take((f) => f.type === 'error')).toMatchObject({ code: 'VALIDATION_ERROR' });
+    client.send('not json');
+    expect(await client.next('error')).toMatchObject({ code: 'VALIDATION_ERROR' });
+    client.send(Buffer.from([1, 2, 3]));
+    expect(await client.next('error')).toMatchObject({ code: 'VALIDATION_ERROR' });
     expect(await client.request({ type: 'shout' })).toMatchObject({
       type: 'error',
       code: 'VALIDATION_ERROR',
@@ -291,7 +203,7 @@ describe('frames', () => {
   it('drops frames beyond 50 a second, telling the socket once', async () => {
     const client = await socketOf(alice);
     for (let i = 0; i < 60; i++) client.send({ type: 'ping', id: i });
-    expect(await client.take((f) => f.type === 'error')).toMatchObject({ code: 'RATE_LIMITED' });
+    expect(await client.next('error')).toMatchObject({ code: 'RATE_LIMITED' });
     await sleep(1100);
     expect(client.of('pong').length).toBeLessThan(60);
     expect(client.of('error')).toHaveLength(1);
@@ -377,7 +289,7 @@ describe('rooms', () => {
       type: 'error',
       code: 'NOT_FOUND',
     });
-    await owner.take((f) => f.type === 'completed');
+    await owner.next('completed');
     await sleep(200);
     expect(
       intruder.frames.filter((f) => ['message', 'delta', 'completed', 'typing', 'presence'].includes(f.type)),
@@ -391,7 +303,7 @@ describe('rooms', () => {
     const client = await socketOf(alice);
     await subscribed(client, conversationId);
     expect((await api().delete(`/api/v1/conversations/${conversationId}`, { bearer: alice.key })).status).toBe(204);
-    expect(await client.take((f) => f.type === 'unsubscribed')).toEqual({
+    expect(await client.next('unsubscribed')).toEqual({
       type: 'unsubscribed',
       conversationId,
       reason: 'deleted',
@@ -410,7 +322,7 @@ describe('rooms', () => {
     const more = [];
     for (let i = 1; i < REALTIME.maxSocketsPerUser; i++) more.push(await socketOf(account));
     const tooMany = await connect(`/api/v1/ws?token=${account.key}`);
-    expect(await tooMany.take((f) => f.type === 'error')).toMatchObject({ code: 'RATE_LIMITED' });
+    expect(await tooMany.next('error')).toMatchObject({ code: 'RATE_LIMITED' });
     expect((await tooMany.closed).code).toBe(4429);
     // A closed socket makes room for another.
     client.close();
@@ -459,14 +371,14 @@ describe('replies', () => {
       const sent = await first.request({ type: 'message', conversationId, content: 'Go', clientId: 'r-1' });
       const replyId = sent.reply.id as string;
       await first.take((f) => f.type === 'delta' && f.seq === 5);
-      first.ws.terminate();
+      first.terminate();
       const seen = first.of('delta').filter((d) => d.messageId === replyId);
       const last = seen.at(-1)!.seq as number;
       const received = deltasOf(first, replyId);
 
       const second = await socketOf(alice);
       second.send({ type: 'resume', messageId: replyId, after: last });
-      const completed = await second.take((f) => f.type === 'completed');
+      const completed = await second.next('completed');
       expect(completed.message).toMatchObject({ id: replyId, status: 'complete', content: text });
       expect(received + deltasOf(second, replyId, last)).toBe(text);
 
@@ -493,7 +405,7 @@ describe('replies', () => {
     await sleep(300);
     expect(client.of('delta')).toEqual([]);
     client.send({ type: 'resume', messageId: replyId, after: 0 });
-    await client.take((f) => f.type === 'completed');
+    await client.next('completed');
     expect(deltasOf(client, replyId)).toBe(DEFAULT_REPLY);
     client.close();
   });
@@ -508,7 +420,7 @@ describe('replies', () => {
       await client.take((f) => f.type === 'delta' && f.seq === 3);
       const stopped = await client.request({ type: 'stop', messageId: sent.reply.id });
       expect(stopped).toMatchObject({ type: 'stopped', message: { id: sent.reply.id, status: 'cancelled' } });
-      const completed = await client.take((f) => f.type === 'completed');
+      const completed = await client.next('completed');
       expect(completed.message).toMatchObject({ status: 'cancelled', content: stopped.message.content });
       expect(deltasOf(client, sent.reply.id)).toBe(stopped.message.content);
       client.close();
@@ -519,14 +431,7 @@ describe('replies', () => {
 
   it('closes a socket that stops reading (1013) and lets go of what it held', async () => {
     // A server of its own, whose heartbeat does not cut the silent socket first.
-    const flood = await startGateway({
-      channel: { models: ['fake-model'] },
-      overrides: {
-        'chat.generateTitles': false,
-        routing: { cooldownMs: [0] },
-        realtime: { ...REALTIME, heartbeatMs: 60_000 },
-      },
-    });
+    const flood = await startChatGateway({ realtime: { ...REALTIME, heartbeatMs: 60_000 } });
     try {
       // A reply that goes on until the slow socket is dropped, whatever the operating system buffers.
       flood.upstreams[0]!.configure({ reply: 'x'.repeat(64 * 1024 * 1024), chunkSize: 64 * 1024, chunkDelayMs: 1 });
@@ -535,24 +440,24 @@ describe('replies', () => {
       const conversationId = (await http.post('/api/v1/conversations', {}, { bearer: account.key })).body.conversation
         .id as string;
       const [slow, reader] = [
-        await open(flood.server.url, `/api/v1/ws?token=${account.key}`),
-        await open(flood.server.url, `/api/v1/ws?token=${account.key}`),
+        await FrameClient.open(flood.server.url, `/api/v1/ws?token=${account.key}`),
+        await FrameClient.open(flood.server.url, `/api/v1/ws?token=${account.key}`),
       ];
       for (const client of [slow, reader]) {
-        await client.take((f) => f.type === 'ready');
+        await client.next('ready');
         await subscribed(client, conversationId);
       }
-      slow.ws._socket.pause();
+      slow.pauseReading();
       const sent = await reader.request({ type: 'message', conversationId, content: 'Flood', clientId: 'b-1' });
       while ((await metric(http, 'parley_websocket_closes_total', 'reason="slow"')) === 0) {
         expect(reader.of('completed'), 'the reply ended before the slow socket was dropped').toEqual([]);
         await sleep(50);
       }
-      slow.ws._socket.resume();
+      slow.resumeReading();
       expect((await slow.closed).code).toBe(1013);
       const stopped = await http.post(`/api/v1/messages/${sent.reply.id}/stop`, undefined, { bearer: account.key });
       expect(stopped.status).toBe(200);
-      await reader.take((f) => f.type === 'completed', 20_000);
+      await reader.next('completed', 20_000);
       expect(slow.of('completed')).toEqual([]);
       reader.close();
       await reader.closed;
@@ -585,7 +490,7 @@ describe('typing and presence', () => {
     const joined = await subscribed(b, conversationId);
     expect(joined.online.sort()).toEqual([alice.id, bob.id].sort());
     for (const client of [a1, a2]) {
-      expect(await client.take((f) => f.type === 'presence')).toEqual({
+      expect(await client.next('presence')).toEqual({
         type: 'presence',
         conversationId,
         userId: bob.id,
@@ -595,7 +500,7 @@ describe('typing and presence', () => {
 
     a1.send({ type: 'typing', conversationId });
     for (const client of [a2, b]) {
-      expect(await client.take((f) => f.type === 'typing')).toEqual({
+      expect(await client.next('typing')).toEqual({
         type: 'typing',
         conversationId,
         userId: alice.id,
@@ -604,7 +509,7 @@ describe('typing and presence', () => {
     // Passed on at most once a second.
     a1.send({ type: 'typing', conversationId });
     b.send({ type: 'typing', conversationId });
-    expect(await a1.take((f) => f.type === 'typing')).toMatchObject({ userId: bob.id });
+    expect(await a1.next('typing')).toMatchObject({ userId: bob.id });
     await a2.take((f) => f.type === 'typing' && f.userId === bob.id);
     await sleep(200);
     expect(a1.of('typing').map((f) => f.userId)).toEqual([bob.id]);
@@ -614,13 +519,13 @@ describe('typing and presence', () => {
 
     b.close();
     for (const client of [a1, a2]) {
-      expect(await client.take((f) => f.type === 'presence')).toMatchObject({ userId: bob.id, status: 'offline' });
+      expect(await client.next('presence')).toMatchObject({ userId: bob.id, status: 'offline' });
     }
     // A member removed from the group is taken out of its room.
     const b2 = await socketOf(bob);
     await subscribed(b2, conversationId);
     expect((await api().delete(`/api/v1/groups/${groupId}/members/${bob.id}`, { bearer: alice.key })).status).toBe(204);
-    expect(await b2.take((f) => f.type === 'unsubscribed')).toMatchObject({ conversationId, reason: 'removed' });
+    expect(await b2.next('unsubscribed')).toMatchObject({ conversationId, reason: 'removed' });
     await sleep(100);
     expect(outsider.frames.filter((f) => f.type !== 'ready' && f.type !== 'error')).toEqual([]);
     for (const client of [a1, a2, b2, outsider]) client.close();
@@ -630,7 +535,7 @@ describe('typing and presence', () => {
 describe('heartbeat and shutdown', () => {
   it('answers ping with pong, and cuts a socket that does not answer the heartbeat', async () => {
     const client = await connect(`/api/v1/ws?token=${alice.key}`, { autoPong: false });
-    await client.take((f) => f.type === 'ready');
+    await client.next('ready');
     expect(await client.request({ type: 'ping' })).toEqual({ type: 'pong', ref: 'r1' });
     const started = Date.now();
     const { code } = await client.closed;
@@ -646,12 +551,11 @@ describe('heartbeat and shutdown', () => {
   it('closes sockets with 1001 when the server shuts down', async () => {
     const server = await startServer();
     const account = await signUp(server.http);
-    const client = await open(server.url, `/api/v1/ws?token=${account.key}`);
-    await client.take((f) => f.type === 'ready');
+    const client = await FrameClient.open(server.url, `/api/v1/ws?token=${account.key}`);
+    await client.next('ready');
     // Upgrades to other routes are turned away, and hold nothing open that would delay the shutdown.
     for (const path of ['/healthz', '/api/v1/me', '/no-such-route']) {
-      const stray = new Client(new WebSocket(`${server.url.replace(/^http/, 'ws')}${path}`));
-      await stray.closed;
+      await FrameClient.connect(server.url, path).closed;
     }
     const started = Date.now();
     const closing = server.close();
@@ -711,8 +615,8 @@ describe.skipIf(!hasRedis)('two instances', () => {
     const httpB = new HttpClient(b.url);
     const created = await httpB.post('/api/v1/conversations', {}, { bearer: account.key });
     const conversationId = created.body.conversation.id as string;
-    const onA = await open(a.url, `/api/v1/ws?token=${account.key}`);
-    await onA.take((f) => f.type === 'ready');
+    const onA = await FrameClient.open(a.url, `/api/v1/ws?token=${account.key}`);
+    await onA.next('ready');
     await subscribed(onA, conversationId);
 
     const answer = await httpB.post(
@@ -724,29 +628,29 @@ describe.skipIf(!hasRedis)('two instances', () => {
     );
     expect(answer.status).toBe(201);
     const { userMessage, reply } = answer.body;
-    const completed = await onA.take((f) => f.type === 'completed');
+    const completed = await onA.next('completed');
     expect(completed.message).toMatchObject({ id: reply.id, status: 'complete', content: DEFAULT_REPLY });
     expect(onA.of('message').map((f) => f.message.id)).toEqual([userMessage.id, reply.id]);
     expect(deltasOf(onA, reply.id)).toBe(DEFAULT_REPLY);
 
     const text = Array.from({ length: 30 }, (_, i) => `w${i} `).join('');
     fake.configure({ reply: text, chunkSize: 4, chunkDelayMs: 40 });
-    const viaB = await open(b.url, `/api/v1/ws?token=${account.key}`);
-    await viaB.take((f) => f.type === 'ready');
+    const viaB = await FrameClient.open(b.url, `/api/v1/ws?token=${account.key}`);
+    await viaB.next('ready');
     await subscribed(viaB, conversationId);
     const sent = await viaB.request({ type: 'message', conversationId, content: 'Slowly', clientId: 'x-1' });
     const replyId = sent.reply.id as string;
     await viaB.take((f) => f.type === 'delta' && f.messageId === replyId && f.seq === 4);
-    viaB.ws.terminate();
+    viaB.terminate();
     const last = viaB
       .of('delta')
       .filter((d) => d.messageId === replyId)
       .at(-1)!.seq as number;
 
-    const resumed = await open(a.url, `/api/v1/ws?token=${account.key}`);
-    await resumed.take((f) => f.type === 'ready');
+    const resumed = await FrameClient.open(a.url, `/api/v1/ws?token=${account.key}`);
+    await resumed.next('ready');
     resumed.send({ type: 'resume', messageId: replyId, after: last });
-    const end = await resumed.take((f) => f.type === 'completed');
+    const end = await resumed.next('completed');
     expect(end.message).toMatchObject({ status: 'complete', content: text });
     expect(deltasOf(viaB, replyId) + deltasOf(resumed, replyId, last)).toBe(text);
     // The socket subscribed on A had it all, live.
@@ -763,17 +667,17 @@ describe.skipIf(!hasRedis)('two instances', () => {
     const invite = await httpA.post(`/api/v1/groups/${groupId}/invites`, undefined, { bearer: account.key });
     await httpA.post('/api/v1/groups/join', { code: invite.body.code }, { bearer: bob.key });
 
-    const ownerOnA = await open(a.url, `/api/v1/ws?token=${account.key}`);
-    await ownerOnA.take((f) => f.type === 'ready');
+    const ownerOnA = await FrameClient.open(a.url, `/api/v1/ws?token=${account.key}`);
+    await ownerOnA.next('ready');
     await subscribed(ownerOnA, conversationId);
-    const bobOnB = await open(b.url, `/api/v1/ws?token=${bob.key}`);
-    await bobOnB.take((f) => f.type === 'ready');
+    const bobOnB = await FrameClient.open(b.url, `/api/v1/ws?token=${bob.key}`);
+    await bobOnB.next('ready');
     await subscribed(bobOnB, conversationId);
-    expect(await ownerOnA.take((f) => f.type === 'presence')).toMatchObject({ userId: bob.id, status: 'online' });
+    expect(await ownerOnA.next('presence')).toMatchObject({ userId: bob.id, status: 'online' });
 
     // Bob on both instances: leaving one of them does not make him offline.
-    const bobOnA = await open(a.url, `/api/v1/ws?token=${bob.key}`);
-    await bobOnA.take((f) => f.type === 'ready');
+    const bobOnA = await FrameClient.open(a.url, `/api/v1/ws?token=${bob.key}`);
+    await bobOnA.next('ready');
     expect((await subscribed(bobOnA, conversationId)).online.sort()).toEqual([account.id, bob.id].sort());
     bobOnA.close();
     await bobOnA.closed;
@@ -782,17 +686,17 @@ describe.skipIf(!hasRedis)('two instances', () => {
 
     const started = Date.now();
     await b.stop('SIGKILL');
-    expect(await ownerOnA.take((f) => f.type === 'presence')).toMatchObject({ userId: bob.id, status: 'offline' });
+    expect(await ownerOnA.next('presence')).toMatchObject({ userId: bob.id, status: 'offline' });
     expect(Date.now() - started).toBeLessThan(INSTANCE_BEACON_MS * 6 + 2000);
 
     // An instance started later learns who is present already.
     const c = await startServerProcess(env, stores.dataDir);
     try {
-      const bobOnC = await open(c.url, `/api/v1/ws?token=${bob.key}`);
-      await bobOnC.take((f) => f.type === 'ready');
+      const bobOnC = await FrameClient.open(c.url, `/api/v1/ws?token=${bob.key}`);
+      await bobOnC.next('ready');
       await sleep(INSTANCE_BEACON_MS);
       expect((await subscribed(bobOnC, conversationId)).online.sort()).toEqual([account.id, bob.id].sort());
-      expect(await ownerOnA.take((f) => f.type === 'presence')).toMatchObject({ userId: bob.id, status: 'online' });
+      expect(await ownerOnA.next('presence')).toMatchObject({ userId: bob.id, status: 'online' });
       bobOnC.close();
     } finally {
       await c.stop();

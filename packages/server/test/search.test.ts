@@ -1,15 +1,12 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { signUp, type Account } from './helpers/accounts.js';
 import { DEFAULT_REPLY } from './helpers/fake-upstream.js';
-import { startGateway, type Gateway } from './helpers/gateway.js';
+import { startChatGateway, type Gateway } from './helpers/gateway.js';
 
 let gateway: Gateway;
 
 beforeAll(async () => {
-  gateway = await startGateway({
-    channel: { models: ['fake-model'] },
-    overrides: { 'chat.generateTitles': false, routing: { cooldownMs: [0] } },
-  });
+  gateway = await startChatGateway();
 });
 afterAll(() => gateway.close());
 

@@ -1,6 +1,3 @@
-import { createHmac } from 'node:crypto';
-import { createServer, type IncomingHttpHeaders } from 'node:http';
-import type { AddressInfo } from 'node:net';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { newId } from '../src/core/ids.js';
 import type { Delivery } from '../src/core/webhooks/model.js';
@@ -11,60 +8,16 @@ import { SqlWebhookRepository } from '../src/store/repositories/webhooks.js';
 import { signUp, type Account } from './helpers/accounts.js';
 import { DATABASE_URL, REDIS_URL, isolatedStores, type Isolated } from './helpers/env.js';
 import { DEFAULT_REPLY } from './helpers/fake-upstream.js';
-import { startGateway } from './helpers/gateway.js';
+import { startChatGateway } from './helpers/gateway.js';
 import { HttpClient } from './helpers/http.js';
 import { sharedStoresEnv, startServerProcess, type ServerProcess } from './helpers/processes.js';
 import { generousLimits, startServer, type TestServer } from './helpers/server.js';
+import { signatureFor, startWebhookReceiver, type WebhookReceiver } from './helpers/webhook-receiver.js';
 
 const SECRET = 'whsec-0123456789abcdef';
 const ALLOW_LOOPBACK = ['127.0.0.1'];
 /** Quick retries, so that backoff and giving up take a fraction of a second. */
 const FAST = { retryBaseMs: 100, retryMaxDelayMs: 400, retryForMs: 60_000, pollIntervalMs: 50, timeoutMs: 3000 };
-
-interface Received {
-  path: string;
-  headers: IncomingHttpHeaders;
-  raw: string;
-  body: any;
-  status: number;
-  at: number;
-}
-
-interface Receiver {
-  url: string;
-  received: Received[];
-  /** The status answered to each request (2xx accepts the delivery). */
-  respond: (body: any) => number;
-  /** How long to wait before answering. */
-  delayMs: number;
-  close(): Promise<void>;
-}
-
-/** A webhook receiver on loopback that records every request and answers as told. */
-async function startReceiver(respond: (body: any) => number = () => 200): Promise<Receiver> {
-  const receiver: Receiver = { url: '', received: [], respond, delayMs: 0, close: async () => {} };
-  const server = createServer((req, res) => {
-    let raw = '';
-    req.on('data', (chunk) => (raw += chunk));
-    req.on('end', () => {
-      const body = JSON.parse(raw);
-      const status = receiver.respond(body);
-      receiver.received.push({ path: req.url!, headers: req.headers, raw, body, status, at: Date.now() });
-      res.statusCode = status;
-      // A redirect to the receiver itself: a follower would show up as a second request.
-      if (status >= 300 && status < 400) res.setHeader('location', `${receiver.url}/redirected`);
-      setTimeout(() => res.end('ok'), receiver.delayMs);
-    });
-  });
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-  receiver.url = `http://127.0.0.1:${(server.address() as AddressInfo).port}/hook`;
-  receiver.close = () =>
-    new Promise((resolve) => {
-      server.closeAllConnections();
-      server.close(() => resolve());
-    });
-  return receiver;
-}
 
 async function until<T>(probe: () => T | undefined | false | Promise<T | undefined | false>, what: string) {
   const deadline = Date.now() + 15_000;
@@ -94,7 +47,7 @@ const renameTo = (http: HttpClient, account: Account, displayName: string) =>
   http.patch('/api/v1/me', { displayName }, { bearer: account.key }).then((res) => expect(res.status).toBe(200));
 
 /** Every 2xx answered, by the profile name the event carried. */
-function acceptedByName(receiver: Receiver): Map<string, number> {
+function acceptedByName(receiver: WebhookReceiver): Map<string, number> {
   const counts = new Map<string, number>();
   for (const r of receiver.received) {
     if (r.status !== 200 || r.body.event !== 'profile.update') continue;
@@ -106,14 +59,14 @@ function acceptedByName(receiver: Receiver): Map<string, number> {
 
 describe('webhooks', () => {
   let server: TestServer;
-  let receiver: Receiver;
+  let receiver: WebhookReceiver;
   let alice: Account;
   let bob: Account;
   const http = () => server.http;
 
   beforeAll(async () => {
     server = await startServer({ webhooks: { ...FAST, allowlist: ALLOW_LOOPBACK } });
-    receiver = await startReceiver();
+    receiver = await startWebhookReceiver();
     alice = await signUp(server.http);
     bob = await signUp(server.http);
   });
@@ -234,7 +187,7 @@ describe('webhooks', () => {
 
     const sent = receiver.received.filter((r) => r.body.id === delivery.id);
     expect(sent).toHaveLength(1);
-    const { headers, raw, body } = sent[0]!;
+    const { headers, body } = sent[0]!;
     expect(body).toEqual({
       id: delivery.id,
       event: 'ping',
@@ -247,8 +200,7 @@ describe('webhooks', () => {
     expect(headers['x-parley-delivery']).toBe(delivery.id);
     const timestamp = headers['x-parley-timestamp'] as string;
     expect(Math.abs(Number(timestamp) - Date.now() / 1000)).toBeLessThan(30);
-    const expected = createHmac('sha256', SECRET).update(`${timestamp}.${raw}`).digest('hex');
-    expect(headers['x-parley-signature']).toBe(`sha256=${expected}`);
+    expect(headers['x-parley-signature']).toBe(signatureFor(sent[0]!, SECRET));
   });
 
   it('delivers profile.update for changes to the public profile, without credentials', async () => {
@@ -275,7 +227,7 @@ describe('webhooks', () => {
 
   it('retries with exponential backoff until the receiver accepts, recording every attempt', async () => {
     const account = await signUp(http());
-    const failing = await startReceiver();
+    const failing = await startWebhookReceiver();
     let calls = 0;
     failing.respond = () => (++calls <= 2 ? 500 : 200);
     try {
@@ -368,7 +320,7 @@ describe('webhook retries that run out', () => {
     const server = await startServer({
       webhooks: { ...FAST, retryBaseMs: 50, retryMaxDelayMs, retryForMs, allowlist: ALLOW_LOOPBACK },
     });
-    const receiver = await startReceiver(() => 503);
+    const receiver = await startWebhookReceiver(() => 503);
     try {
       const account = await signUp(server.http);
       const webhook = await createWebhook(server.http, account, { url: receiver.url, events: ['profile.update'] });
@@ -397,7 +349,7 @@ describe('webhook retries that run out', () => {
 
   it('follows no redirect and gives up on a receiver that does not answer in time', async () => {
     const server = await startServer({ webhooks: { ...FAST, timeoutMs: 300, allowlist: ALLOW_LOOPBACK } });
-    const receiver = await startReceiver(() => 302);
+    const receiver = await startWebhookReceiver(() => 302);
     try {
       const account = await signUp(server.http);
       const webhook = await createWebhook(server.http, account, { url: receiver.url, events: ['profile.update'] });
@@ -450,7 +402,7 @@ describe('webhook targets inside the network', () => {
 
   it('are refused at creation and when changed to, unless allow-listed; refused again at delivery once no longer allowed', async () => {
     const stores = await isolatedStores();
-    const receiver = await startReceiver();
+    const receiver = await startWebhookReceiver();
     let server = await startServer({ webhooks: { ...FAST, allowlist: ALLOW_LOOPBACK } }, stores);
     try {
       const account = await signUp(server.http);
@@ -529,7 +481,7 @@ describe('webhook targets inside the network', () => {
 describe('webhook deliveries across restarts', () => {
   it('delivers every event exactly once when the server stops while deliveries are pending', async () => {
     const stores = await isolatedStores();
-    const receiver = await startReceiver(() => 503);
+    const receiver = await startWebhookReceiver(() => 503);
     let server = await startServer({ webhooks: { ...FAST, allowlist: ALLOW_LOOPBACK } }, stores);
     try {
       const account = await signUp(server.http);
@@ -559,12 +511,12 @@ describe('webhook deliveries across restarts', () => {
 
 describe('webhook deliveries from two instances', () => {
   let stores: Isolated;
-  let receiver: Receiver;
+  let receiver: WebhookReceiver;
   const instances: ServerProcess[] = [];
 
   beforeAll(async () => {
     stores = await isolatedStores();
-    receiver = await startReceiver();
+    receiver = await startWebhookReceiver();
   });
   afterAll(async () => {
     await Promise.all(instances.map((i) => i.stop()));
@@ -597,15 +549,8 @@ describe('webhook deliveries from two instances', () => {
 
 describe('conversation events', () => {
   it('reach webhooks end to end: message.new, message.completed and conversation.deleted', async () => {
-    const receiver = await startReceiver();
-    const gateway = await startGateway({
-      channel: { models: ['fake-model'] },
-      overrides: {
-        'chat.generateTitles': false,
-        routing: { cooldownMs: [0] },
-        webhooks: { ...FAST, allowlist: ALLOW_LOOPBACK },
-      },
-    });
+    const receiver = await startWebhookReceiver();
+    const gateway = await startChatGateway({ webhooks: { ...FAST, allowlist: ALLOW_LOOPBACK } });
     try {
       const http = gateway.server.http;
       const account = await signUp(http);

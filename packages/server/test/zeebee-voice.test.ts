@@ -1,80 +1,22 @@
 import { randomUUID } from 'node:crypto';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import WebSocket from 'ws';
 import { signUp, type Account } from './helpers/accounts.js';
 import { DEFAULT_REPLY, startFakeUpstream, type FakeUpstream } from './helpers/fake-upstream.js';
 import { FAKE_TRANSCRIPT, startFakeSpeech, wavBytes, type FakeSpeech } from './helpers/fake-speech.js';
 import { generousLimits, startServer, type TestServer } from './helpers/server.js';
+import { FrameClient, type Frame } from './helpers/ws-client.js';
 
-type Frame = { type: string; [field: string]: any };
+/** The zeebee SDK's client takes frames under 1 MiB, its default limit. */
+const SDK_FRAME_BYTES_UNDER = 1024 * 1024;
 
-/** A voice client as the zeebee SDK is one: no headers, no subprotocol, JSON frames; keeps every frame it receives. */
-class VoiceClient {
-  readonly frames: Frame[] = [];
-  readonly closed: Promise<{ code: number; reason: string }>;
-  private readonly listeners = new Set<() => void>();
-  private taken = 0;
+/** A voice client as the zeebee SDK is one: no headers, no subprotocol, JSON frames. */
+const connect = (server: TestServer, query = '') =>
+  FrameClient.open(server.url, `/api/ws/voice${query}`, { frameBytesUnder: SDK_FRAME_BYTES_UNDER });
 
-  constructor(readonly ws: WebSocket) {
-    ws.on('message', (data, isBinary) => {
-      expect(isBinary).toBe(false);
-      const text = String(data);
-      // Clients accept frames of at most 1 MiB by default.
-      expect(Buffer.byteLength(text)).toBeLessThan(1024 * 1024);
-      this.frames.push(JSON.parse(text) as Frame);
-      for (const listener of this.listeners) listener();
-    });
-    ws.on('error', () => {});
-    this.closed = new Promise((resolve) => ws.on('close', (code, reason) => resolve({ code, reason: String(reason) })));
-  }
-
-  send(frame: Record<string, unknown>): void {
-    this.ws.send(JSON.stringify(frame));
-  }
-
-  /** The next frame not read yet, in the order received. */
-  next(timeoutMs = 10_000): Promise<Frame> {
-    return new Promise((resolve, reject) => {
-      const look = () => {
-        const frame = this.frames[this.taken];
-        if (!frame) return false;
-        this.taken++;
-        this.listeners.delete(look);
-        clearTimeout(timer);
-        resolve(frame);
-        return true;
-      };
-      const timer = setTimeout(() => {
-        this.listeners.delete(look);
-        reject(new Error(`no frame after ${JSON.stringify(this.frames.map((f) => f.type))}`));
-      }, timeoutMs);
-      if (!look()) this.listeners.add(look);
-    });
-  }
-
-  /** The next frames until one of `type` (included). */
-  async until(type: string): Promise<Frame[]> {
-    const frames: Frame[] = [];
-    for (;;) {
-      const frame = await this.next();
-      frames.push(frame);
-      if (frame.type === type) return frames;
-    }
-  }
-
-  close(): void {
-    this.ws.close();
-  }
-}
-
-async function connect(server: TestServer, query = ''): Promise<VoiceClient> {
-  const ws = new WebSocket(`${server.url.replace(/^http/, 'ws')}/api/ws/voice${query}`);
-  const client = new VoiceClient(ws);
-  await new Promise<void>((resolve, reject) => {
-    ws.on('open', resolve);
-    ws.on('error', reject);
-  });
-  return client;
+/** The socket still takes frames: a ping gets its pong. */
+async function expectAnswering(client: FrameClient) {
+  client.send({ type: 'ping' });
+  expect(await client.next()).toMatchObject({ type: 'pong' });
 }
 
 const sdkInit = (apiKey: string, fields: Record<string, unknown> = {}) => ({
@@ -342,12 +284,11 @@ describe('refusals', () => {
       Buffer.from([1, 2, 3]),
     ];
     for (const frame of garbage) {
-      client.ws.send(frame);
+      client.send(frame);
       const answer = await client.next();
       expect(answer).toMatchObject({ type: 'error', message: expect.any(String), code: 'VALIDATION_ERROR' });
     }
-    client.send({ type: 'ping' });
-    expect(await client.next()).toMatchObject({ type: 'pong' });
+    await expectAnswering(client);
     expect(speech.requests.length).toBe(before);
     // Nothing was written.
     expect((await server.http.get('/api/v1/conversations', { bearer: alice.key })).body).toEqual(conversations);
@@ -361,8 +302,7 @@ describe('refusals', () => {
     const oversize = Buffer.concat([RECORDING, Buffer.alloc(AUDIO_MAX_BYTES)]);
     client.send(sdkAudio(oversize));
     expect(await client.next()).toMatchObject({ type: 'error', code: 'PAYLOAD_TOO_LARGE' });
-    client.send({ type: 'ping' });
-    expect(await client.next()).toMatchObject({ type: 'pong' });
+    await expectAnswering(client);
     client.send(sdkAudio(Buffer.alloc(AUDIO_MAX_BYTES * 2)));
     expect((await client.closed).code).toBe(1009);
   });
@@ -442,7 +382,7 @@ describe('refusals', () => {
 
   it('holds at most realtime.maxSocketsPerUser sockets per user', async () => {
     const user = await signUp(server.http);
-    const open: VoiceClient[] = [];
+    const open: FrameClient[] = [];
     for (let i = 0; i < REALTIME.maxSocketsPerUser; i++) {
       const client = await connect(server);
       client.send(sdkInit(user.key));
@@ -466,10 +406,8 @@ describe('refusals', () => {
     const client = await connect(server);
     for (let i = 0; i < 25; i++) client.send({ type: 'ping' });
     await new Promise((resolve) => setTimeout(resolve, 300));
-    expect(client.frames.filter((f) => f.type === 'pong')).toHaveLength(20);
-    expect(client.frames.filter((f) => f.type === 'error')).toEqual([
-      expect.objectContaining({ code: 'RATE_LIMITED' }),
-    ]);
+    expect(client.of('pong')).toHaveLength(20);
+    expect(client.of('error')).toEqual([expect.objectContaining({ code: 'RATE_LIMITED' })]);
     client.close();
   });
 });
@@ -488,8 +426,7 @@ describe('limited deployments', () => {
         code: 'SPEECH_UNAVAILABLE',
         message: 'Speech recognition is unavailable: no speech-to-text provider is configured',
       });
-      client.send({ type: 'ping' });
-      expect(await client.next()).toMatchObject({ type: 'pong' });
+      await expectAnswering(client);
       client.close();
     } finally {
       await bare.close();
@@ -528,8 +465,7 @@ describe('limited deployments', () => {
       // The minute's requests: the key's creation, init, then one per audio frame.
       expect(turns).toBe(perMinute - 2);
       // Over quota, the socket stays open.
-      client.send({ type: 'ping' });
-      expect(await client.next()).toMatchObject({ type: 'pong' });
+      await expectAnswering(client);
       client.close();
     } finally {
       await sttOnly.close();

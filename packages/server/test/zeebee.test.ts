@@ -2,7 +2,7 @@ import { randomUUID } from 'node:crypto';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { freshName, signUp, type Account } from './helpers/accounts.js';
 import { DEFAULT_REPLY } from './helpers/fake-upstream.js';
-import { startGateway, type Gateway } from './helpers/gateway.js';
+import { startChatGateway, type Gateway } from './helpers/gateway.js';
 import type { CallOptions } from './helpers/http.js';
 import { generousLimits, startServer } from './helpers/server.js';
 
@@ -26,10 +26,7 @@ let alice: Account;
 let bob: Account;
 
 beforeAll(async () => {
-  gateway = await startGateway({
-    channel: { models: ['fake-model', 'other-model'] },
-    overrides: { 'chat.generateTitles': false, routing: { cooldownMs: [0] }, tiers },
-  });
+  gateway = await startChatGateway({ tiers }, { models: ['fake-model', 'other-model'] });
   alice = await signUp(gateway.server.http);
   bob = await signUp(gateway.server.http);
 });
@@ -127,6 +124,14 @@ function expectError(res: { status: number; body: any }, status: number, code?: 
 describe('the document, endpoint by endpoint', () => {
   let conversationId: string;
   let replyId: string;
+
+  /** The document's search example over alice's end user: one conversation, and one message in it, match. */
+  async function searchForPython(path: string) {
+    const res = await api().post(path, { query: 'python function', user_id: 'user123', limit: 10 }, as(alice));
+    expect(res.status).toBe(200);
+    expect(res.body.results).toHaveLength(1);
+    return res.body;
+  }
 
   it('GET /api/health answers without a key', async () => {
     const res = await api().get('/api/health');
@@ -326,36 +331,23 @@ describe('the document, endpoint by endpoint', () => {
   });
 
   it('POST /api/search/conversations finds conversations by what was said', async () => {
-    const found = await chat(alice, { message: 'How do I write a function in Python?', user_id: 'user123' });
+    const asked = await chat(alice, { message: 'How do I write a function in Python?', user_id: 'user123' });
     await chat(alice, { message: 'Travel recommendations for Lisbon', user_id: 'user123' });
-    const res = await api().post(
-      '/api/search/conversations',
-      { query: 'python function', user_id: 'user123', limit: 10 },
-      as(alice),
-    );
-    expect(res.status).toBe(200);
-    expect(res.body.results).toHaveLength(1);
-    const [hit] = res.body.results;
+    const found = await searchForPython('/api/search/conversations');
+    const [hit] = found.results;
     expect(hit).toMatchObject({
-      conversation_id: found.conversation_id,
+      conversation_id: asked.conversation_id,
       title: expect.any(String),
       similarity_score: expect.any(Number),
       snippet: expect.stringContaining('Python'),
     });
     expect(hit.created_at).toMatch(ISO);
     expect(hit.updated_at).toMatch(ISO);
-    expect(res.body.mode).toBe('lexical');
+    expect(found.mode).toBe('lexical');
   });
 
   it('POST /api/search/messages finds messages, in one conversation if asked', async () => {
-    const res = await api().post(
-      '/api/search/messages',
-      { query: 'python function', user_id: 'user123', limit: 10 },
-      as(alice),
-    );
-    expect(res.status).toBe(200);
-    expect(res.body.results).toHaveLength(1);
-    const [hit] = res.body.results;
+    const [hit] = (await searchForPython('/api/search/messages')).results;
     expect(hit).toMatchObject({
       message_id: expect.any(String),
       conversation_id: expect.any(String),

@@ -51,3 +51,22 @@ export async function startGateway(
     },
   };
 }
+
+/**
+ * What chat tests share: titles off, since naming a conversation is one more upstream request that
+ * would show up among those a test counts and reads; routing's timeouts at their defaults, since on a
+ * loaded machine the fast test timers would fail replies over; and no cooldown, so that a test that
+ * makes the upstream fail leaves it usable for the next.
+ */
+const chatDefaults: Record<string, unknown> = { 'chat.generateTitles': false, routing: { cooldownMs: [0] } };
+
+/**
+ * Parley in front of one fake upstream that serves `models`, with `chatDefaults` and then `overrides`
+ * (config keys, as for `startServer`).
+ */
+export function startChatGateway(
+  overrides: Record<string, unknown> = {},
+  { models = ['fake-model'] } = {},
+): Promise<Gateway> {
+  return startGateway({ channel: { models }, overrides: { ...chatDefaults, ...overrides } });
+}

@@ -3,43 +3,55 @@ import { createServer, type IncomingHttpHeaders } from 'node:http';
 import type { AddressInfo } from 'node:net';
 
 export interface ReceivedDelivery {
+  /** The path asked for: a redirect followed would show up as another one. */
+  path: string;
   headers: IncomingHttpHeaders;
   raw: string;
   body: { id: string; event: string; createdAt: number; data: any };
+  /** The status this receiver answered with. */
+  status: number;
 }
 
 export interface WebhookReceiver {
   url: string;
   received: ReceivedDelivery[];
+  /** The status to answer each delivery with (2xx accepts it); a test may change it at any time. */
+  respond: (body: ReceivedDelivery['body']) => number;
+  /** How long to wait before answering. */
+  delayMs: number;
   close(): Promise<void>;
 }
 
-/** A webhook receiver on loopback that accepts and records every delivery. */
-export async function startWebhookReceiver(): Promise<WebhookReceiver> {
-  const received: ReceivedDelivery[] = [];
+/**
+ * A webhook receiver on loopback that records every delivery and answers as `respond` tells
+ * (a 3xx redirects to the receiver itself).
+ */
+export async function startWebhookReceiver(respond: WebhookReceiver['respond'] = () => 200): Promise<WebhookReceiver> {
+  const receiver: WebhookReceiver = { url: '', received: [], respond, delayMs: 0, close: async () => {} };
   const server = createServer((req, res) => {
     let raw = '';
     req.on('data', (chunk) => (raw += chunk));
     req.on('end', () => {
-      received.push({ headers: req.headers, raw, body: JSON.parse(raw) });
-      res.end('ok');
+      const body = JSON.parse(raw);
+      const status = receiver.respond(body);
+      receiver.received.push({ path: req.url!, headers: req.headers, raw, body, status });
+      res.statusCode = status;
+      if (status >= 300 && status < 400) res.setHeader('location', `${receiver.url}/redirected`);
+      setTimeout(() => res.end('ok'), receiver.delayMs);
     });
   });
   await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-  return {
-    url: `http://127.0.0.1:${(server.address() as AddressInfo).port}/hook`,
-    received,
-    close: () =>
-      new Promise((resolve) => {
-        server.closeAllConnections();
-        server.close(() => resolve());
-      }),
-  };
+  receiver.url = `http://127.0.0.1:${(server.address() as AddressInfo).port}/hook`;
+  receiver.close = () =>
+    new Promise((resolve) => {
+      server.closeAllConnections();
+      server.close(() => resolve());
+    });
+  return receiver;
 }
 
-/** Whether a delivery carries the signature Parley makes with `secret` (`X-Parley-Signature`). */
-export function signedWith(delivery: ReceivedDelivery, secret: string): boolean {
+/** The `X-Parley-Signature` that Parley makes with `secret` for this delivery. */
+export function signatureFor(delivery: ReceivedDelivery, secret: string): string {
   const timestamp = delivery.headers['x-parley-timestamp'];
-  const expected = createHmac('sha256', secret).update(`${timestamp}.${delivery.raw}`).digest('hex');
-  return delivery.headers['x-parley-signature'] === `sha256=${expected}`;
+  return `sha256=${createHmac('sha256', secret).update(`${timestamp}.${delivery.raw}`).digest('hex')}`;
 }
