@@ -1,6 +1,7 @@
 import { execFileSync } from 'node:child_process';
 import { readFile } from 'node:fs/promises';
 import os from 'node:os';
+import { setTimeout as sleep } from 'node:timers/promises';
 
 function hasTaskset() {
   try {
@@ -45,4 +46,21 @@ export async function cpuSeconds(pid) {
   } catch {
     return null;
   }
+}
+
+/**
+ * Waits until `pid` has used less than `share` of a core over `windowMs`: work it had queued when the load
+ * stopped (requests read before their clients left) is done. Resolves to how long it waited, in ms; gives up
+ * after `timeoutMs` (and says so with null) rather than hold a run forever.
+ */
+export async function waitForIdleProcess(pid, { share = 0.05, windowMs = 200, timeoutMs = 60_000 } = {}) {
+  const started = performance.now();
+  while (performance.now() - started < timeoutMs) {
+    const before = await cpuSeconds(pid);
+    await sleep(windowMs);
+    const after = await cpuSeconds(pid);
+    if (before == null || after == null || (after - before) / (windowMs / 1000) < share)
+      return performance.now() - started;
+  }
+  return null;
 }

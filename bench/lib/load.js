@@ -1,4 +1,5 @@
 import autocannon from 'autocannon';
+import { startCpuMeter } from './cpu-meter.js';
 import { percentile } from './stats.js';
 
 /**
@@ -22,6 +23,7 @@ export function runLoad({ url, method = 'POST', headers, body, connections, seco
           // Whole responses (headers and body) of 2xx answers.
           bytesPerSecond: result.throughput.total / result.duration,
           p50Ms: percentile(latencies, 50),
+          p95Ms: percentile(latencies, 95),
           p99Ms: percentile(latencies, 99),
           meanMs: latencies.reduce((a, b) => a + b, 0) / (latencies.length || 1),
           // Few answers per connection make a coarse figure: connections that start together and are served
@@ -38,4 +40,11 @@ export function runLoad({ url, method = 'POST', headers, body, connections, seco
       if (status >= 200 && status < 300) latencies.push(ms);
     });
   });
+}
+
+/** `runLoad` against a server, with the share of a core that it, this process and the rest of the machine used meanwhile. */
+export async function runMeteredLoad({ serverPid, ...load }) {
+  const cpu = await startCpuMeter({ server: serverPid, client: [process.pid] });
+  const result = await runLoad(load);
+  return { ...result, ...(await cpu(result.seconds)) };
 }

@@ -1,4 +1,5 @@
 import { randomBytes } from 'node:crypto';
+import { setTimeout as sleep } from 'node:timers/promises';
 import pg from 'pg';
 
 /** The `--postgres` option: the URL of a PostgreSQL server that the benchmark may create a database on. */
@@ -51,4 +52,27 @@ export async function scratchDatabase(server, scenario) {
       }
     },
   };
+}
+
+/**
+ * Waits until no other connection runs a query on the database at `url`: the queries of requests whose clients
+ * left when a load stopped go on to their end, and would weigh on whatever is measured next. Resolves to how long
+ * it waited, in ms, or null after `timeoutMs`.
+ */
+export async function waitForIdleDatabase(url, { intervalMs = 100, timeoutMs = 120_000 } = {}) {
+  const started = performance.now();
+  const client = new pg.Client({ connectionString: url });
+  await client.connect();
+  try {
+    while (performance.now() - started < timeoutMs) {
+      const { rows } = await client.query(
+        "SELECT count(*)::int AS n FROM pg_stat_activity WHERE datname = current_database() AND state = 'active' AND pid <> pg_backend_pid()",
+      );
+      if (rows[0].n === 0) return performance.now() - started;
+      await sleep(intervalMs);
+    }
+    return null;
+  } finally {
+    await client.end();
+  }
 }

@@ -1,7 +1,9 @@
 import { mkdir, readdir, readFile, writeFile } from 'node:fs/promises';
 import { dirname, join } from 'node:path';
+import { setTimeout as sleep } from 'node:timers/promises';
 import { summarizeProfile } from './cpuprofile.js';
 import { stopProcess } from './process.js';
+import { startParley } from './servers.js';
 
 /**
  * Stops a server started with `--cpu-prof --cpu-prof-dir dir` (V8 writes the profile as it exits), keeps the
@@ -22,6 +24,24 @@ export async function collectProfile({ child, dir, saveAs, from, to }) {
 
 /** Now on process.hrtime's clock, in µs: the bounds `collectProfile` takes. */
 export const profileClock = () => Number(process.hrtime.bigint() / 1000n);
+
+/**
+ * One more round under V8's profiler: stops `running` (the store's Parley), starts it again with --cpu-prof (the
+ * profile written under `dir`, kept at `saveAs`), warms it up, then profiles one round. `measure(server, seconds)`
+ * runs the load against the new server and resolves to its figures. Resolves to the round's figures (`sample`)
+ * and its profile summarised; the profiled server is stopped.
+ */
+export async function profileParley({ running, store, layout, cpu, dir, saveAs, measure, warmupSeconds, seconds }) {
+  await stopProcess(running.child);
+  await mkdir(dir, { recursive: true });
+  const server = await startParley({ store, cpu, layout, nodeArgs: ['--cpu-prof', '--cpu-prof-dir', dir] });
+  await measure(server, Math.max(warmupSeconds, 1));
+  await sleep(1000);
+  const from = profileClock();
+  const sample = await measure(server, seconds);
+  const to = profileClock();
+  return { sample, ...(await collectProfile({ child: server.child, dir, saveAs, from, to })) };
+}
 
 /** Two tables of a summarised profile: by package or Parley file (self and charged), and the top functions. */
 export function profileTables(profile, label) {

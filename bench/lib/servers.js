@@ -61,10 +61,18 @@ export async function parleyStores({ scratch, configFile, postgres, scenario }) 
     store.cli = (args) => parleyCli(args, { cwd: scratch, env: cleanEnv(store.env) });
     // The schema is Parley's own, made by its migrations: a scenario seeding tables writes into it.
     await store.cli(['migrate']);
-    const created = await store.cli(['user', 'create', 'bench', '--password', 'bench password 1']);
-    store.userId = /\(id (\S+?),/.exec(created)?.[1];
-    store.key = /^key: (pk_\S+)$/m.exec(await store.cli(['key', 'create', 'bench']))?.[1];
-    if (!store.userId || !store.key) throw new Error(`the bench user or its key was not created:\n${created}`);
+    store.userId = await createUser(store, 'bench');
+    const keyCreated = await store.cli(['key', 'create', 'bench']);
+    store.key = /^key: (pk_\S+)$/m.exec(keyCreated)?.[1];
+    if (!store.key) throw new Error(`the bench user's key was not created:\n${keyCreated}`);
   }
   return { stores, drop: async () => database?.drop() };
+}
+
+/** Creates a user on a store of `parleyStores` with the CLI; resolves to its id. */
+export async function createUser(store, username) {
+  const created = await store.cli(['user', 'create', username, '--password', 'bench password 1']);
+  const id = /\(id (\S+?),/.exec(created)?.[1];
+  if (!id) throw new Error(`user ${username} was not created:\n${created}`);
+  return id;
 }
