@@ -23,7 +23,7 @@ export type BotKind = 'ai' | 'external';
 export const BOT_VISIBILITIES = ['public', 'private'] as const satisfies readonly BotVisibility[];
 export const BOT_KINDS = ['ai', 'external'] as const satisfies readonly BotKind[];
 
-/** What the seeds call bots, presets, templates and personas: one concept. */
+/** What chat platforms call bots, presets, templates and personas: one concept. */
 export interface Bot {
   id: string;
   /** A unique slug. */
