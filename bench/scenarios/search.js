@@ -59,15 +59,15 @@ function parseOptions(argv) {
 const shares = (total, users) =>
   Array.from({ length: users }, (_, i) => Math.floor(total / users) + (i < total % users ? 1 : 0));
 
-/** What the store's lexical index holds once seeded: SQLite's indexed documents, PostgreSQL's GIN index size. */
+/** What the store's lexical index holds once seeded: its documents, and on PostgreSQL their size. */
 function indexSize(store) {
   return inStore(store, {
     sqlite: (db) => `${db.prepare('SELECT count(*) AS n FROM search_documents').get().n} documents`,
     postgres: async (client) => {
       const { rows } = await client.query(
-        "SELECT pg_relation_size('messages_search') AS m, pg_relation_size('conversations_search') AS c",
+        "SELECT (SELECT count(*) FROM message_search) AS n, pg_total_relation_size('message_search') AS m, pg_relation_size('conversations_search') AS c",
       );
-      return `GIN ${megabytes(Number(rows[0].m))} + ${megabytes(Number(rows[0].c))} MB`;
+      return `${rows[0].n} documents, ${megabytes(Number(rows[0].m))} MB with their GIN index + ${megabytes(Number(rows[0].c))} MB of titles`;
     },
   });
 }

@@ -1,24 +1,57 @@
 import { PostgresAdapter, sql, type Kysely } from 'kysely';
 
-/**
- * How much of a message is indexed. PostgreSQL refuses a tsvector over 1 MB, and a message may be
- * longer than that; the search queries repeat this number so that they match the index expression.
- */
-export const INDEXED_MESSAGE_CHARS = 100_000;
+/** How much of a message is indexed: PostgreSQL refuses a tsvector over 1 MB, and a message may be longer. */
+const INDEXED_MESSAGE_CHARS = 100_000;
 
 /** Which messages are searchable: finished turns of the dialogue, not system notes or failed replies. */
 const searchable = (row: string) => `${row}.status = 'complete' and ${row}.role in ('user', 'assistant')`;
 
 /**
- * Lexical search over message contents and conversation titles. PostgreSQL indexes them as they
- * are written through expression indexes. SQLite keeps an FTS5 index, contentless (the text stays
+ * Lexical search over message contents and conversation titles. PostgreSQL keeps each searchable
+ * message's words (a tsvector, kept current by triggers) under a GIN index, and titles under an
+ * expression index. SQLite keeps an FTS5 index, contentless (the text stays
  * in its own table only) and kept current by triggers in the writing transaction; because rows of
  * a contentless index are integers, `search_documents` numbers each indexed message and title.
  */
 export async function up(db: Kysely<unknown>): Promise<void> {
   if (db.getExecutor().adapter instanceof PostgresAdapter) {
-    await sql`create index messages_search on messages using gin (to_tsvector('simple', left(content, ${sql.lit(INDEXED_MESSAGE_CHARS)})))
-      where ${sql.raw(searchable('messages'))}`.execute(db);
+    // Each searchable message's words are kept, not only indexed, so that ranking reads them
+    // instead of parsing every matching message again.
+    await db.schema
+      .createTable('message_search')
+      .addColumn('message_id', 'text', (c) => c.primaryKey())
+      .addColumn('conversation_id', 'text', (c) => c.notNull())
+      .addColumn('document', sql`tsvector`, (c) => c.notNull())
+      .execute();
+    await sql`create index message_search_document on message_search using gin (document)`.execute(db);
+    const document = (row: string) => `to_tsvector('simple', left(${row}.content, ${INDEXED_MESSAGE_CHARS}))`;
+    await sql
+      .raw(
+        `create function message_search_sync() returns trigger language plpgsql as $$
+        begin
+          if tg_op <> 'INSERT' then delete from message_search where message_id = old.id; end if;
+          if tg_op <> 'DELETE' and ${searchable('new')} then
+            insert into message_search (message_id, conversation_id, document)
+              values (new.id, new.conversation_id, ${document('new')});
+          end if;
+          return null;
+        end $$`,
+      )
+      .execute(db);
+    for (const trigger of [
+      `message_search_insert after insert on messages for each row when (${searchable('new')})`,
+      `message_search_update after update of content, status, role on messages for each row
+        when ((${searchable('old')}) or (${searchable('new')}))`,
+      `message_search_delete after delete on messages for each row when (${searchable('old')})`,
+    ]) {
+      await sql.raw(`create trigger ${trigger} execute function message_search_sync()`).execute(db);
+    }
+    await sql
+      .raw(
+        `insert into message_search (message_id, conversation_id, document)
+          select id, conversation_id, ${document('messages')} from messages where ${searchable('messages')}`,
+      )
+      .execute(db);
     await sql`create index conversations_search on conversations using gin (to_tsvector('simple', title))`.execute(db);
     return;
   }
@@ -103,7 +136,11 @@ export async function up(db: Kysely<unknown>): Promise<void> {
 export async function down(db: Kysely<unknown>): Promise<void> {
   if (db.getExecutor().adapter instanceof PostgresAdapter) {
     await db.schema.dropIndex('conversations_search').execute();
-    await db.schema.dropIndex('messages_search').execute();
+    for (const trigger of ['message_search_insert', 'message_search_update', 'message_search_delete']) {
+      await sql.raw(`drop trigger ${trigger} on messages`).execute(db);
+    }
+    await sql`drop function message_search_sync()`.execute(db);
+    await db.schema.dropTable('message_search').execute();
     return;
   }
   for (const trigger of [

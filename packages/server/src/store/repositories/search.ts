@@ -6,7 +6,6 @@ import type {
   SearchRequest,
   SearchScope,
 } from '../../core/search/model.js';
-import { INDEXED_MESSAGE_CHARS } from '../migrations/0009_search.js';
 import type { Tables } from '../tables.js';
 
 /** What a search matches, before picking: `message_id` is null for a title. */
@@ -73,17 +72,15 @@ function sqliteHits(terms: string[], scope: SearchScope, { titles }: { titles: b
       and ${readable(scope)}`;
 }
 
-/** The expressions and conditions repeat the indexes' own, so that the planner can use them. */
+/** Messages ranked by their kept words; titles by an expression that repeats their index's, so that the planner uses it. */
 function postgresHits(terms: string[], scope: SearchScope, { titles }: { titles: boolean }): RawBuilder<Hit> {
   // plainto_tsquery reads its text as words joined by "and", never as operators.
   const query = sql`plainto_tsquery('simple', ${terms.join(' ')})`;
-  const content = sql`to_tsvector('simple', left(m.content, ${sql.lit(INDEXED_MESSAGE_CHARS)}))`;
   const messages = sql<Hit>`
-    select m.conversation_id, m.id as message_id, ts_rank(${content}, ${query}) as rank
-    from messages m
-    join conversations c on c.id = m.conversation_id
-    where m.status = 'complete' and m.role in ('user', 'assistant') and ${content} @@ ${query}
-      and ${readable(scope)}`;
+    select s.conversation_id, s.message_id, ts_rank(s.document, ${query}) as rank
+    from message_search s
+    join conversations c on c.id = s.conversation_id
+    where s.document @@ ${query} and ${readable(scope)}`;
   if (!titles) return messages;
   const title = sql`to_tsvector('simple', c.title)`;
   return sql<Hit>`${messages}
