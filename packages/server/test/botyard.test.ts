@@ -451,6 +451,17 @@ describe('botyard surface: refusals', () => {
     }
   });
 
+  it('lets no guest in when the server is closed to sign-ups', async () => {
+    const closed = await startServer({ allowRegistration: false });
+    try {
+      const client = new BotyardClient(closed.url);
+      expectError(await client.post('/user', { nickname: 'Late Visitor' }), 403);
+      expect(await closed.parley.database.db.selectFrom('users').select('id').execute()).toHaveLength(0);
+    } finally {
+      await closed.close();
+    }
+  });
+
   it('refuses bad nicknames and creates nobody', async () => {
     const before = await gateway.server.http.get('/api/v1/admin/users?limit=100', { bearer: admin.key });
     for (const body of [

@@ -78,6 +78,8 @@ export class UserService {
    * with one; it lives as long as its session is renewed. Guests are never the first admin.
    */
   async createGuest(displayName: string): Promise<User> {
+    // A guest is an account like any other: a server closed to sign-ups is closed to guests too.
+    if (!this.options.allowRegistration) throw new Forbidden('Registration is closed on this server');
     const name = displayName.trim();
     if (!name || name.length > DISPLAY_NAME.maxLength) {
       throw new Invalid(`displayName must be 1-${DISPLAY_NAME.maxLength} characters`, 'displayName');
