@@ -2,7 +2,7 @@ import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import type { AuthMode, Gatekeeper } from '../core/accounts/admission.js';
 import type { Principal } from '../core/accounts/authenticate.js';
 import type { SessionService } from '../core/accounts/sessions.js';
-import type { Caller } from '../core/conversations/replies.js';
+import { callerOf as callerOfPrincipal, type Caller } from '../core/conversations/replies.js';
 import { Unauthorized } from '../core/errors.js';
 import type { SurfaceLimit } from '../core/quotas.js';
 import { setRateLimitHeaders } from './errors.js';
@@ -31,8 +31,7 @@ export function principalOf(request: FastifyRequest): Principal {
 
 /** Who asks, with which key, through which surface: what the usage ledger records of a request. */
 export function callerOf(request: FastifyRequest, surface: string): Caller {
-  const principal = principalOf(request);
-  return { user: principal.user, apiKeyId: principal.via === 'key' ? principal.key.id : null, surface };
+  return callerOfPrincipal(principalOf(request), surface);
 }
 
 /** Sets the session cookie: httpOnly, SameSite=Lax, Secure whenever the request came over HTTPS. */

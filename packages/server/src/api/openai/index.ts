@@ -1,7 +1,7 @@
 import { randomUUID } from 'node:crypto';
 import type { FastifyReply, FastifyRequest } from 'fastify';
 import { ModelNotFound } from '../../core/errors.js';
-import { principalOf, registerAuthHooks } from '../auth.js';
+import { callerOf, principalOf, registerAuthHooks } from '../auth.js';
 import { toApiError } from '../errors.js';
 import type { Surface } from '../surfaces.js';
 import { EVENT_STREAM_HEADERS, eventStream } from '../sse.js';
@@ -98,13 +98,7 @@ function errorEvent(err: unknown): string {
 }
 
 function callContext(request: FastifyRequest, reply: FastifyReply) {
-  const principal = principalOf(request);
-  return {
-    user: principal.user,
-    apiKeyId: principal.via === 'key' ? principal.key.id : null,
-    surface: 'openai',
-    elapsedMs: () => reply.elapsedTime,
-  };
+  return { ...callerOf(request, 'openai'), elapsedMs: () => reply.elapsedTime };
 }
 
 /** Aborts the upstream call when the client goes away before its answer is complete. */

@@ -3,6 +3,7 @@ import type { Config } from '../../config/schema.js';
 import type { User } from '../../core/accounts/model.js';
 import type { Credentials, Principal } from '../../core/accounts/authenticate.js';
 import type { Message } from '../../core/conversations/model.js';
+import { callerOf } from '../../core/conversations/replies.js';
 import { Conflict, Forbidden, Invalid, RateLimited, Unauthorized } from '../../core/errors.js';
 import type { Core } from '../../core/index.js';
 import type { MessageDelta } from '../../core/events.js';
@@ -271,13 +272,12 @@ export class Connection {
   }
 
   private async sendMessage(f: Extract<ClientFrame, { type: 'message' }>): Promise<void> {
-    const user = await this.admit();
-    const principal = this.principal!;
-    const exchange = await this.core.replies.send(
-      { user, apiKeyId: principal.via === 'key' ? principal.key.id : null, surface: 'native' },
-      f.conversationId,
-      { content: f.content, clientId: f.clientId, attachmentIds: f.attachmentIds },
-    );
+    await this.admit();
+    const exchange = await this.core.replies.send(callerOf(this.principal!, 'native'), f.conversationId, {
+      content: f.content,
+      clientId: f.clientId,
+      attachmentIds: f.attachmentIds,
+    });
     this.send(
       frame('sent', {
         ref: f.id,

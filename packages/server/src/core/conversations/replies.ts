@@ -1,4 +1,5 @@
 import type { Config } from '../../config/schema.js';
+import type { Principal } from '../accounts/authenticate.js';
 import type { User } from '../accounts/model.js';
 import type { Bot, GenerationParams } from '../bots/model.js';
 import type { ChatRequest, ModelInfo, TokenUsage } from '../chat-model.js';
@@ -24,6 +25,11 @@ export interface Caller {
   user: User;
   apiKeyId: string | null;
   surface: string;
+}
+
+/** The caller a principal makes on a surface. */
+export function callerOf(principal: Principal, surface: string): Caller {
+  return { user: principal.user, apiKeyId: principal.via === 'key' ? principal.key.id : null, surface };
 }
 
 export interface NewMessage {

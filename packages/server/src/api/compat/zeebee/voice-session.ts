@@ -4,7 +4,7 @@ import type { FastifyBaseLogger } from 'fastify';
 import type { RawData, WebSocket } from 'ws';
 import type { Config } from '../../../config/schema.js';
 import type { Principal } from '../../../core/accounts/authenticate.js';
-import type { Caller } from '../../../core/conversations/replies.js';
+import { callerOf, type Caller } from '../../../core/conversations/replies.js';
 import { END_ID } from '../../../core/conversations/rules.js';
 import { Forbidden, Invalid, RateLimited, SpeechUnavailable, Unauthorized } from '../../../core/errors.js';
 import type { Core } from '../../../core/index.js';
@@ -282,8 +282,7 @@ export class VoiceSession {
       this.refuse(err);
       throw REFUSED;
     }
-    const { user } = this.principal;
-    return { user, apiKeyId: this.principal.via === 'key' ? this.principal.key.id : null, surface: SURFACE };
+    return callerOf(this.principal, SURFACE);
   }
 
   /** Tells why the socket is refused, then closes it. */
