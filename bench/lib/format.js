@@ -11,3 +11,6 @@ export const spread = (s, unit) => (s.n ? `${unit(s.median)} (${unit(s.min)}–$
 
 /** A target's figure and whether it was met. */
 export const verdict = (text, passed) => (text == null ? null : `${text} ${passed ? 'PASS' : 'FAIL'}`);
+
+/** A difference in ms, signed (Parley's figure less its baseline's). */
+export const plusMs = (v) => (v == null ? null : `${v >= 0 ? '+' : ''}${v.toFixed(2)}`);

@@ -2,15 +2,7 @@
 // (the API would take hours for a million messages): conversations of the bench user, their messages
 // interleaved in time as many conversations' are, with ULIDs ordered by creation time as Parley's own.
 import { monotonicFactory } from 'ulidx';
-import {
-  conversationRow,
-  interleave,
-  MESSAGE,
-  messageRow,
-  random,
-  seedPostgres as seedPostgresRows,
-  seedSqlite as seedSqliteRows,
-} from './store-seed.js';
+import { conversationRow, interleave, MESSAGE, messageRow, random } from './store-seed.js';
 
 const MODEL = 'bench-model';
 const WORDS = (
@@ -126,10 +118,5 @@ function messageBody(row) {
   };
 }
 
-const rowsOf = (plan) => ({ messages: messageRows(plan), conversations: () => plan.conversationRows });
-
-/** Seeds Parley's SQLite file (migrated, and no server running on it) with the plan's rows. */
-export const seedSqlite = (file, plan) => seedSqliteRows(file, rowsOf(plan));
-
-/** Seeds Parley's PostgreSQL database (migrated) with the plan's rows. */
-export const seedPostgres = (url, plan) => seedPostgresRows(url, rowsOf(plan));
+/** The plan's rows, for `seedStore` (lib/store-seed.js). */
+export const historyRows = (plan) => ({ messages: messageRows(plan), conversations: () => plan.conversationRows });

@@ -2,20 +2,21 @@ import { parseArgs } from 'node:util';
 import { postgresServer } from './postgres.js';
 
 /**
- * The options of a scenario that loads a server in rounds: --duration S per round, --rounds N, --warmup S per
- * target and concurrency, --connections (a comma-separated list), --postgres URL, --profile and --no-pin, with the
- * scenario's `defaults` ({ duration, rounds, warmup, connections }), plus its own options `extra` (parseArgs
- * specs), whose values come back as given in `values`.
+ * The options of a scenario that loads a server in rounds: --duration S per round, --rounds N, --warmup S, --profile
+ * and --no-pin, with the scenario's `defaults` ({ duration, rounds, warmup, connections? }); --connections (a
+ * comma-separated list) when the defaults name concurrencies, and --postgres URL unless `postgres` is false (a
+ * scenario without a store). Its own options `extra` (parseArgs specs) come back as given in `values`.
  */
-export function parseLoadOptions(argv, { defaults, extra = {} }) {
+export function parseLoadOptions(argv, { defaults, extra = {}, postgres = true }) {
+  const concurrent = defaults.connections !== undefined;
   const { values } = parseArgs({
     args: argv,
     options: {
       duration: { type: 'string', default: String(defaults.duration) },
       rounds: { type: 'string', default: String(defaults.rounds) },
       warmup: { type: 'string', default: String(defaults.warmup) },
-      connections: { type: 'string', default: defaults.connections.join(',') },
-      postgres: { type: 'string' },
+      ...(concurrent && { connections: { type: 'string', default: defaults.connections.join(',') } }),
+      ...(postgres && { postgres: { type: 'string' } }),
       profile: { type: 'boolean', default: false },
       'no-pin': { type: 'boolean', default: false },
       ...extra,
@@ -25,8 +26,8 @@ export function parseLoadOptions(argv, { defaults, extra = {} }) {
     seconds: Number(values.duration),
     rounds: Number(values.rounds),
     warmupSeconds: Number(values.warmup),
-    connections: values.connections.split(',').map(Number),
-    postgres: postgresServer(values.postgres),
+    ...(concurrent && { connections: values.connections.split(',').map(Number) }),
+    ...(postgres && { postgres: postgresServer(values.postgres) }),
     profile: values.profile,
     pin: !values['no-pin'],
   };
@@ -37,7 +38,7 @@ export function parseLoadOptions(argv, { defaults, extra = {} }) {
     options.rounds < 1
   )
     throw new Error('--duration (s) must be > 0, --warmup (s) ≥ 0, --rounds ≥ 1');
-  if (!options.connections.every((c) => Number.isInteger(c) && c > 0))
+  if (concurrent && !options.connections.every((c) => Number.isInteger(c) && c > 0))
     throw new Error(
       `--connections takes a comma-separated list of positive integers, e.g. ${defaults.connections.join(',')}`,
     );
@@ -51,3 +52,10 @@ export function positiveIntegers(values, names) {
     throw new Error(`${names.map((n) => `--${n}`).join(', ')} must be positive integers`);
   return numbers;
 }
+
+/** The options as a results file keeps them: the PostgreSQL server by its host only (its URL may hold a password). */
+export const recordedOptions = (options, layout) => ({
+  ...options,
+  ...('postgres' in options && { postgres: options.postgres && options.postgres.host }),
+  pinned: layout.pinned,
+});

@@ -1,9 +1,10 @@
 import { spawn } from 'node:child_process';
-import { readFile } from 'node:fs/promises';
+import { rmSync } from 'node:fs';
+import { mkdtemp, readFile } from 'node:fs/promises';
 import http from 'node:http';
 import net from 'node:net';
-import { constants } from 'node:os';
-import { dirname, resolve } from 'node:path';
+import { constants, tmpdir } from 'node:os';
+import { dirname, join, resolve } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { fileURLToPath } from 'node:url';
 
@@ -16,6 +17,22 @@ const cleanups = new Set();
 export function atExit(fn) {
   cleanups.add(fn);
   return () => cleanups.delete(fn);
+}
+
+/**
+ * Runs `work(scratch)` with a new temporary directory of the scenario's, removed afterwards: also on Ctrl+C, when
+ * the finally block does not run.
+ */
+export async function withScratch(scenario, work) {
+  const scratch = await mkdtemp(join(tmpdir(), `parley-bench-${scenario}-`));
+  const remove = () => rmSync(scratch, { recursive: true, force: true });
+  const forget = atExit(remove);
+  try {
+    return await work(scratch);
+  } finally {
+    forget();
+    remove();
+  }
 }
 
 /** Last resort so that no server outlives the runner, whatever path it takes out (error, Ctrl+C, exit). */

@@ -78,3 +78,11 @@ export function profileTables(profile, label) {
     },
   ];
 }
+
+/** What a profile of a load round is called in its tables: the target, its concurrency and its throughput. */
+export const profiledRoundLabel = (profile) =>
+  `${profile.label} c${profile.connections}, ${profile.sample.requestsPerSecond.toFixed(0)} req/s`;
+
+/** Profiles as a results file keeps them: the top functions only (the tables show fewer still). */
+export const profilesData = (profiles) =>
+  profiles.map((profile) => ({ ...profile, byFunction: profile.byFunction.slice(0, 100) }));

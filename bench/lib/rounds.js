@@ -4,7 +4,14 @@ import { summarize } from './stats.js';
 /** A pause between runs, so that one run's last connections are closed before the next one's open. */
 const SETTLE_MS = 300;
 
-const failed = (sample) => sample.non2xx || sample.errors;
+/** The requests of a run that failed: non-2xx answers, errors and, for streams (lib/stream-load.js), streams cut short. */
+export const failedRequests = (sample) => sample.non2xx + sample.errors + (sample.incomplete ?? 0);
+
+/** How a run's requests failed, in words. */
+export const failureCounts = (sample) =>
+  `${sample.non2xx} non-2xx, ${sample.errors} errors` +
+  (sample.incomplete == null ? '' : `, ${sample.incomplete} streams without their end`);
+
 // A run in which no request finished has no percentiles.
 const ms = (v) => (v == null ? '—' : `${v.toFixed(2)} ms`);
 
@@ -36,11 +43,11 @@ export async function interleavedRounds({
         const sample = await measure(target, connections, runSeconds);
         if (target.drain) sample.drainMs = await target.drain();
         if (round) byTarget[target.name].push(sample);
-        else if (failed(sample)) warmupFailures.push({ target: target.label, connections, ...sample });
+        else if (failedRequests(sample)) warmupFailures.push({ target: target.label, connections, ...sample });
         process.stderr.write(
           `  c${connections} ${round ? `round ${round}/${rounds}` : 'warm-up'}: ${target.label} ` +
             `${sample.requestsPerSecond.toFixed(0)} req/s p50 ${ms(sample.p50Ms)} p99 ${ms(sample.p99Ms)}` +
-            `${failed(sample) ? ` (${sample.non2xx} non-2xx, ${sample.errors} errors)` : ''}\n`,
+            `${failedRequests(sample) ? ` (${failureCounts(sample)})` : ''}\n`,
         );
       }
     }
@@ -51,9 +58,10 @@ export async function interleavedRounds({
 /**
  * The rounds of `interleavedRounds` summarised: `summary[connections][target name][field]` (median and min–max,
  * lib/stats.js) for each of `fields`, with `failures` (requests that failed, all rounds), and one line for each
- * round that failed requests.
+ * round that failed requests, naming the target by its label.
  */
-export function summarizeRounds(samples, fields) {
+export function summarizeRounds(samples, fields, targets) {
+  const labels = new Map(targets.map((t) => [t.name, t.label]));
   const summary = {};
   const problems = [];
   for (const [connections, byTarget] of Object.entries(samples)) {
@@ -62,15 +70,19 @@ export function summarizeRounds(samples, fields) {
       const s = (summary[connections][name] = Object.fromEntries(
         fields.map((f) => [f, summarize(list.map((x) => x[f]))]),
       ));
-      s.failures = list.reduce((n, x) => n + x.non2xx + x.errors, 0);
-      for (const x of list.filter(failed))
+      s.failures = list.reduce((n, x) => n + failedRequests(x), 0);
+      for (const x of list.filter(failedRequests))
         problems.push(
-          `${name}, c${connections}: ${x.non2xx} non-2xx, ${x.errors} errors (statuses ${JSON.stringify(x.statuses)})`,
+          `${labels.get(name)}, c${connections}: ${failureCounts(x)} (statuses ${JSON.stringify(x.statuses)})`,
         );
     }
   }
   return { summary, problems };
 }
+
+/** The requests that failed in every round of `names` (targets' names) at every concurrency of a summary. */
+export const failedInRounds = (summary, names) =>
+  Object.values(summary).reduce((n, byTarget) => n + names.reduce((m, name) => m + byTarget[name].failures, 0), 0);
 
 /** The estimate printed before the rounds start. */
 export function announceRounds({ runs, rounds, seconds, warmupSeconds }) {

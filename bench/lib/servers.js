@@ -1,6 +1,7 @@
+import { writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { cleanEnv, PARLEY_MAIN, parleyCli } from './parley.js';
-import { freePort, repoRoot, spawnTracked, waitForHttp } from './process.js';
+import { freePort, repoRoot, spawnTracked, stopProcess, waitForHttp, withScratch } from './process.js';
 import { scratchDatabase } from './postgres.js';
 
 /** Starts `node args` on `cpu` on a free port (passed in `portVar`) and waits until `readyPath` answers 200. */
@@ -38,6 +39,27 @@ export const UNLIMITED_TIERS = {
   anonymous: { requestsPerMinute: 100_000_000 },
 };
 
+/** Writes Parley's config for a run into `scratch`; resolves to the file, for PARLEY_CONFIG. */
+async function writeConfig(scratch, config) {
+  const file = join(scratch, 'bench-config.json');
+  await writeFile(file, JSON.stringify(config, null, 2));
+  return file;
+}
+
+/** Parley's config for a run whose one channel is the fake upstream (lib/fake-openai.js) at `upstreamUrl`. */
+export const fakeUpstreamConfig = (upstreamUrl) => ({
+  ...UNLIMITED_TIERS,
+  channels: [
+    {
+      name: 'bench',
+      provider: 'openai-compatible',
+      baseUrl: `${upstreamUrl}/v1`,
+      apiKeys: ['sk-bench'],
+      models: ['*'],
+    },
+  ],
+});
+
 /**
  * The stores a scenario runs Parley on: SQLite in a data directory under `scratch`, and with `postgres` (a
  * server URL) also a database created for the run. Each is migrated and holds the bench user with an API key,
@@ -67,6 +89,26 @@ export async function parleyStores({ scratch, configFile, postgres, scenario }) 
     if (!store.key) throw new Error(`the bench user's key was not created:\n${keyCreated}`);
   }
   return { stores, drop: async () => database?.drop() };
+}
+
+/**
+ * Runs `work({ scratch, stores, servers })` in a scratch directory of the scenario's, on the stores of
+ * `parleyStores` configured with `config`: afterwards, however the work ends, the servers it keeps in `servers` (a
+ * Map) are stopped and the stores dropped.
+ */
+export function withParleyStores({ scenario, config, postgres }, work) {
+  return withScratch(scenario, async (scratch) => {
+    const servers = new Map();
+    let stores = null;
+    try {
+      const configFile = await writeConfig(scratch, config);
+      stores = await parleyStores({ scratch, configFile, postgres, scenario: scenario.replaceAll('-', '_') });
+      return await work({ scratch, stores: stores.stores, servers });
+    } finally {
+      for (const server of servers.values()) await stopProcess(server.child);
+      await stores?.drop();
+    }
+  });
 }
 
 /** Creates a user on a store of `parleyStores` with the CLI; resolves to its id. */

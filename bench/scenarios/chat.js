@@ -1,23 +1,21 @@
-import { rmSync } from 'node:fs';
-import { mkdir, mkdtemp, writeFile } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { setTimeout as sleep } from 'node:timers/promises';
-import { parseArgs } from 'node:util';
 import { cpuLayout } from '../lib/cpu.js';
 import { startCpuMeter } from '../lib/cpu-meter.js';
 import { FAKE } from '../lib/fake-openai.js';
-import { postgresServer } from '../lib/postgres.js';
-import { collectProfile, profileClock, profileTables } from '../lib/profile-table.js';
-import { atExit, repoRoot, stopProcess } from '../lib/process.js';
-import { parleyStores, startParley, startServer, UNLIMITED_TIERS } from '../lib/servers.js';
-import { ratio, summarize } from '../lib/stats.js';
+import { fixed, percent, perSecond, plusMs, spread, times } from '../lib/format.js';
+import { databaseNotes, placementNotes, troubleNotes, unpinnedStores } from '../lib/notes.js';
+import { parseLoadOptions, recordedOptions } from '../lib/options.js';
+import { profiledRoundLabel, profileParley, profilesData, profileTables } from '../lib/profile-table.js';
+import { repoRoot } from '../lib/process.js';
+import { announceRounds, failedInRounds, interleavedRounds, summarizeRounds } from '../lib/rounds.js';
+import { fakeUpstreamConfig, startParley, startServer, withParleyStores } from '../lib/servers.js';
+import { ratio } from '../lib/stats.js';
 import { runStreamLoad, streamPool } from '../lib/stream-load.js';
+import { targetRows } from '../lib/target-table.js';
 
 const TARGETS = { throughput: 0.7, ttftOverheadP99Ms: 5, atConnections: 64 };
 const SERVER_CPU = 0;
 const CLIENT_CPU = 1;
-const SETTLE_MS = 300;
 const REPLY_TOKENS = 50;
 const REPLY = FAKE.token.repeat(REPLY_TOKENS);
 const QUESTION = 'hi';
@@ -48,41 +46,15 @@ const GATEWAY_BODY = JSON.stringify({
 const CHAT_BODY = JSON.stringify({ content: QUESTION });
 
 function parseOptions(argv) {
-  const { values } = parseArgs({
-    args: argv,
-    options: {
-      duration: { type: 'string', default: '5' },
-      rounds: { type: 'string', default: '5' },
-      warmup: { type: 'string', default: '1' },
-      connections: { type: 'string', default: '1,64' },
-      conversations: { type: 'string', default: '2000' },
-      postgres: { type: 'string' },
-      profile: { type: 'boolean', default: false },
-      'no-pin': { type: 'boolean', default: false },
-    },
+  const { options, values } = parseLoadOptions(argv, {
+    defaults: { duration: 5, rounds: 5, warmup: 1, connections: [1, 64] },
+    extra: { conversations: { type: 'string', default: '2000' } },
   });
-  const options = {
-    seconds: Number(values.duration),
-    rounds: Number(values.rounds),
-    warmupSeconds: Number(values.warmup),
-    connections: values.connections.split(',').map(Number),
-    conversations: Number(values.conversations),
-    postgres: postgresServer(values.postgres),
-    profile: values.profile,
-    pin: !values['no-pin'],
-  };
-  if (
-    !(options.seconds > 0) ||
-    !(options.warmupSeconds >= 0) ||
-    !Number.isInteger(options.rounds) ||
-    options.rounds < 1
-  )
-    throw new Error('--duration (s) must be > 0, --warmup (s) ≥ 0, --rounds ≥ 1');
-  if (!options.connections.every((c) => Number.isInteger(c) && c > 0))
-    throw new Error('--connections takes a comma-separated list of positive integers, e.g. 1,64');
-  if (!Number.isInteger(options.conversations) || options.conversations < Math.max(...options.connections))
+  const conversations = Number(values.conversations);
+  // Each connection writes to a conversation of its own, so that no exchange waits for another's reply.
+  if (!Number.isInteger(conversations) || conversations < Math.max(...options.connections))
     throw new Error('--conversations must be at least the highest concurrency');
-  return options;
+  return { ...options, conversations };
 }
 
 const json = (key) => ({ 'content-type': 'application/json', authorization: `Bearer ${key}` });
@@ -256,210 +228,154 @@ export async function run(argv) {
   // The load generator is this process: it and the upstream fake share one core, Parley has the other.
   layout.pinSelf(CLIENT_CPU);
 
-  const scratch = await mkdtemp(join(tmpdir(), 'parley-bench-chat-'));
-  const removeScratch = () => rmSync(scratch, { recursive: true, force: true });
-  const forget = atExit(removeScratch);
-  let stores = null;
-  const parleys = new Map();
-  try {
-    const upstream = await startServer({
-      args: [join(repoRoot, 'bench/lib/fake-openai.js')],
-      env: { FAKE_CHUNKS: String(REPLY_TOKENS) },
-      readyPath: '/v1/models',
-      cpu: CLIENT_CPU,
-      layout,
-    });
-    const configFile = join(scratch, 'bench-config.json');
-    const config = {
-      ...UNLIMITED_TIERS,
-      channels: [
-        {
-          name: 'bench',
-          provider: 'openai-compatible',
-          baseUrl: `${upstream.url}/v1`,
-          apiKeys: ['sk-bench'],
-          models: ['*'],
-        },
-      ],
-      // A title is asked of the model after a conversation's first exchange: one more upstream call, not chat's.
-      chat: { generateTitles: false },
-    };
-    await writeFile(configFile, JSON.stringify(config, null, 2));
-    stores = await parleyStores({ scratch, configFile, postgres: options.postgres, scenario: 'chat' });
-    for (const store of stores.stores) parleys.set(store.name, await startParley({ store, cpu: SERVER_CPU, layout }));
+  const upstream = await startServer({
+    args: [join(repoRoot, 'bench/lib/fake-openai.js')],
+    env: { FAKE_CHUNKS: String(REPLY_TOKENS) },
+    readyPath: '/v1/models',
+    cpu: CLIENT_CPU,
+    layout,
+  });
+  return withParleyStores(
+    {
+      scenario: 'chat',
+      config: {
+        ...fakeUpstreamConfig(upstream.url),
+        // A title is asked of the model after a conversation's first exchange: one more upstream call, not chat's.
+        chat: { generateTitles: false },
+      },
+      postgres: options.postgres,
+    },
+    async ({ scratch, stores, servers: parleys }) => {
+      for (const store of stores) parleys.set(store.name, await startParley({ store, cpu: SERVER_CPU, layout }));
 
-    process.stderr.write(`  creating ${options.conversations} conversations per store\n`);
-    const targets = [];
-    const checks = {};
-    const sent = {};
-    for (const store of stores.stores) {
-      const parley = () => parleys.get(store.name);
-      const [checkConversation, ...conversations] = await createConversations(
-        parley().url,
-        store.key,
-        options.conversations + 1,
-      );
-      sent[store.name] = new Map(conversations.map((id) => [id, 0]));
-      const common = { store: store.name, key: store.key, pid: () => parley().child.pid };
-      const gateway = {
-        ...common,
-        mode: 'gateway',
-        label: `${store.label}: gateway`,
-        requestOf: () => ({
-          method: 'POST',
-          path: '/v1/chat/completions',
-          headers: json(store.key),
-          body: GATEWAY_BODY,
-        }),
-      };
-      // Round-robin over the conversations, so that they grow evenly and slowly; with more conversations than
-      // connections, a conversation's previous exchange has ended before the next one starts.
-      let turn = 0;
-      const chat = {
-        ...common,
-        mode: 'chat',
-        label: `${store.label}: chat`,
-        requestOf: () => {
-          const id = conversations[turn++ % conversations.length];
-          sent[store.name].set(id, sent[store.name].get(id) + 1);
-          return {
+      process.stderr.write(`  creating ${options.conversations} conversations per store\n`);
+      const targets = [];
+      const checks = {};
+      const sent = {};
+      for (const store of stores) {
+        const parley = () => parleys.get(store.name);
+        const [checkConversation, ...conversations] = await createConversations(
+          parley().url,
+          store.key,
+          options.conversations + 1,
+        );
+        sent[store.name] = new Map(conversations.map((id) => [id, 0]));
+        const common = { store: store.name, key: store.key, pid: () => parley().child.pid };
+        // Each target's name is its label: the results file keys the rounds by it.
+        const gateway = {
+          ...common,
+          mode: 'gateway',
+          name: `${store.label}: gateway`,
+          label: `${store.label}: gateway`,
+          requestOf: () => ({
             method: 'POST',
-            path: `/api/v1/conversations/${id}/messages?stream=true`,
+            path: '/v1/chat/completions',
             headers: json(store.key),
-            body: CHAT_BODY,
-          };
-        },
-      };
-      for (const t of [gateway, chat]) Object.defineProperty(t, 'url', { get: () => parley().url, enumerable: true });
-      checks[gateway.label] = await checkGateway(gateway);
-      checks[chat.label] = await checkChat(chat, checkConversation);
-      targets.push(gateway, chat);
-    }
+            body: GATEWAY_BODY,
+          }),
+        };
+        // Round-robin over the conversations, so that they grow evenly and slowly; with more conversations than
+        // connections, a conversation's previous exchange has ended before the next one starts.
+        let turn = 0;
+        const chat = {
+          ...common,
+          mode: 'chat',
+          name: `${store.label}: chat`,
+          label: `${store.label}: chat`,
+          requestOf: () => {
+            const id = conversations[turn++ % conversations.length];
+            sent[store.name].set(id, sent[store.name].get(id) + 1);
+            return {
+              method: 'POST',
+              path: `/api/v1/conversations/${id}/messages?stream=true`,
+              headers: json(store.key),
+              body: CHAT_BODY,
+            };
+          },
+        };
+        for (const t of [gateway, chat]) Object.defineProperty(t, 'url', { get: () => parley().url, enumerable: true });
+        checks[gateway.label] = await checkGateway(gateway);
+        checks[chat.label] = await checkChat(chat, checkConversation);
+        targets.push(gateway, chat);
+      }
 
-    const runs = options.connections.length * targets.length;
-    const estimate = runs * (options.warmupSeconds + options.rounds * options.seconds);
-    process.stderr.write(
-      `  ${runs} runs of ${options.rounds} × ${options.seconds} s, about ${Math.ceil(estimate / 60)} min\n`,
-    );
+      announceRounds({ runs: options.connections.length * targets.length, ...options });
+      const clientPids = [process.pid, upstream.child.pid];
+      const samples = {};
+      const warmupFailures = [];
+      // A pool of keep-alive connections per target, as many as the concurrency: one round at a time, so that a
+      // concurrency's connections are all closed before the next one's open.
+      for (const connections of options.connections) {
+        const pools = new Map(targets.map((t) => [t, streamPool(t.url, connections)]));
+        try {
+          const done = await interleavedRounds({
+            targets,
+            ...options,
+            connections: [connections],
+            measure: (target, c, seconds) => measure(target, pools.get(target), c, seconds, clientPids),
+          });
+          Object.assign(samples, done.samples);
+          warmupFailures.push(...done.warmupFailures);
+        } finally {
+          await Promise.all([...pools.values()].map((pool) => pool.close()));
+        }
+      }
 
-    const clientPids = [process.pid, upstream.child.pid];
-    // samples[connections][target label] = one result per round; warm-up runs only count their failures.
-    const samples = {};
-    const warmupFailures = [];
-    for (const connections of options.connections) {
-      const byTarget = (samples[connections] = Object.fromEntries(targets.map((t) => [t.label, []])));
-      const pools = new Map(targets.map((t) => [t, streamPool(t.url, connections)]));
-      try {
-        // Rounds interleave the targets, so that the noise of a shared machine falls on all of them alike.
-        for (let round = 0; round <= options.rounds; round++) {
-          for (const target of targets) {
-            const seconds = round ? options.seconds : options.warmupSeconds;
-            if (!seconds) continue;
-            await sleep(SETTLE_MS);
-            const sample = await measure(target, pools.get(target), connections, seconds, clientPids);
-            const failed = sample.non2xx + sample.errors + sample.incomplete;
-            if (round) byTarget[target.label].push(sample);
-            else if (failed) warmupFailures.push({ target: target.label, connections, ...sample });
-            process.stderr.write(
-              `  c${connections} ${round ? `round ${round}/${options.rounds}` : 'warm-up'}: ${target.label} ` +
-                `${sample.requestsPerSecond.toFixed(0)} req/s, ttft p99 ${sample.ttftP99Ms?.toFixed(2)} ms` +
-                `${failed ? ` (${failed} failed)` : ''}\n`,
-            );
+      const lengths = {};
+      for (const store of stores) {
+        const target = targets.find((t) => t.store === store.name && t.mode === 'chat');
+        lengths[store.name] = await afterLoad(target, sent[store.name]);
+      }
+
+      const profiles = [];
+      if (options.profile) {
+        const connections = TARGETS.atConnections;
+        for (const store of stores) {
+          const target = targets.find((t) => t.store === store.name && t.mode === 'chat');
+          // One pool for the warm-up and the profiled round: the round opens no connection.
+          let pool = null;
+          try {
+            const profiled = await profileParley({
+              running: parleys.get(store.name),
+              store,
+              layout,
+              cpu: SERVER_CPU,
+              dir: join(scratch, `profile-${store.name}`),
+              saveAs: join(repoRoot, 'bench/results', `chat-${store.name}.cpuprofile`),
+              measure: (server, seconds) => {
+                pool ??= streamPool(server.url, connections);
+                return measure({ ...target, pid: () => server.child.pid }, pool, connections, seconds, clientPids);
+              },
+              warmupSeconds: options.warmupSeconds,
+              seconds: options.seconds,
+            });
+            profiles.push({ label: target.label, connections, ...profiled });
+          } finally {
+            await pool?.close();
           }
         }
-      } finally {
-        await Promise.all([...pools.values()].map((pool) => pool.close()));
       }
-    }
 
-    const lengths = {};
-    for (const store of stores.stores) {
-      const target = targets.find((t) => t.store === store.name && t.mode === 'chat');
-      lengths[store.name] = await afterLoad(target, sent[store.name]);
-    }
-
-    const profiles = [];
-    if (options.profile) {
-      for (const store of stores.stores) {
-        await stopProcess(parleys.get(store.name).child);
-        const dir = join(scratch, `profile-${store.name}`);
-        await mkdir(dir);
-        parleys.set(
-          store.name,
-          await startParley({ store, cpu: SERVER_CPU, layout, nodeArgs: ['--cpu-prof', '--cpu-prof-dir', dir] }),
-        );
-        const target = targets.find((t) => t.store === store.name && t.mode === 'chat');
-        profiles.push({
-          label: target.label,
-          ...(await profileRound(target, dir, options, clientPids, parleys.get(store.name))),
-        });
-      }
-    }
-
-    return report({
-      options,
-      layout,
-      targets,
-      stores: stores.stores,
-      checks,
-      samples,
-      warmupFailures,
-      lengths,
-      profiles,
-    });
-  } finally {
-    for (const parley of parleys.values()) await stopProcess(parley.child);
-    await stores?.drop();
-    forget();
-    removeScratch();
-  }
+      return report({
+        options,
+        layout,
+        targets,
+        stores,
+        checks,
+        samples,
+        warmupFailures,
+        lengths,
+        profiles,
+      });
+    },
+  );
 }
-
-/** One chat round at the target concurrency under --cpu-prof, after a warm-up; only the round's samples count. */
-async function profileRound(target, dir, options, clientPids, parley) {
-  const connections = TARGETS.atConnections;
-  const pool = streamPool(parley.url, connections);
-  try {
-    await measure(target, pool, connections, Math.max(options.warmupSeconds, 1), clientPids);
-    await sleep(1000);
-    const from = profileClock();
-    const sample = await measure(target, pool, connections, options.seconds, clientPids);
-    const to = profileClock();
-    const saveAs = join(repoRoot, 'bench/results', `chat-${target.store}.cpuprofile`);
-    return { connections, sample, ...(await collectProfile({ child: parley.child, dir, saveAs, from, to })) };
-  } finally {
-    await pool.close();
-  }
-}
-
-const fixed = (digits) => (v) => (v == null ? null : v.toFixed(digits));
-const perSecond = (v) => (v == null ? null : v.toFixed(0));
-const percent = (v) => (v == null ? null : `${(v * 100).toFixed(0)}%`);
-const spread = (s, unit) => (s.n ? `${unit(s.median)} (${unit(s.min)}–${unit(s.max)})` : null);
-const times = (r) => (r == null ? null : `${r.toFixed(2)}×`);
-const plusMs = (v) => (v == null ? null : `${v >= 0 ? '+' : ''}${v.toFixed(2)}`);
-const verdict = (text, passed) => `${text} ${passed ? 'PASS' : 'FAIL'}`;
 
 function report({ options, layout, targets, stores, checks, samples, warmupFailures, lengths, profiles }) {
   const fields = ['requestsPerSecond', 'ttftP50Ms', 'ttftP99Ms', 'p50Ms', 'p99Ms', 'serverCpu', 'clientCpu', 'restCpu'];
-  const summary = {};
+  const { summary, problems } = summarizeRounds(samples, fields, targets);
   const overheads = {};
-  const problems = [];
-  for (const [connections, byTarget] of Object.entries(samples)) {
-    const s = (summary[connections] = {});
-    for (const [label, list] of Object.entries(byTarget)) {
-      s[label] = Object.fromEntries(fields.map((f) => [f, summarize(list.map((x) => x[f]))]));
-      s[label].failures = 0;
-      for (const x of list) {
-        const failed = x.non2xx + x.errors + x.incomplete;
-        s[label].failures += failed;
-        if (failed)
-          problems.push(
-            `${label}, c${connections}: ${x.non2xx} non-2xx, ${x.errors} errors, ${x.incomplete} streams without their end ` +
-              `(statuses ${JSON.stringify(x.statuses)})`,
-          );
-      }
-    }
+  for (const [connections, s] of Object.entries(summary)) {
     overheads[connections] = {};
     for (const store of stores) {
       const med = (mode, f) => s[targets.find((t) => t.store === store.name && t.mode === mode).label][f].median;
@@ -522,13 +438,7 @@ function report({ options, layout, targets, stores, checks, samples, warmupFailu
   ];
 
   const at = TARGETS.atConnections;
-  const pass = {};
-  const targetRows = [];
-  const row = (label, cell) => {
-    const cells = stores.map(cell);
-    pass[label] = cells.map((c) => c?.passed ?? null);
-    targetRows.push([label, ...cells.map((c) => c && verdict(c.text, c.passed))]);
-  };
+  const { row, table, pass } = targetRows(stores);
   if (options.connections.includes(at)) {
     row(`req/s ≥ ${TARGETS.throughput}× gateway at c${at}`, (store) => {
       const v = overheads[at][store.name].throughput;
@@ -540,9 +450,9 @@ function report({ options, layout, targets, stores, checks, samples, warmupFailu
     });
   }
   row('no failed requests in any round', (store) => {
-    const failed = options.connections.reduce(
-      (n, c) => n + targets.filter((t) => t.store === store.name).reduce((m, t) => m + summary[c][t.label].failures, 0),
-      0,
+    const failed = failedInRounds(
+      summary,
+      targets.filter((t) => t.store === store.name).map((t) => t.name),
     );
     return { text: `${failed} failed`, passed: failed === 0 };
   });
@@ -551,7 +461,7 @@ function report({ options, layout, targets, stores, checks, samples, warmupFailu
     const passed = l.messagesStored === 2 * l.exchangesSent && l.repliesWrong === 0;
     return { text: `${l.messagesStored}/${2 * l.exchangesSent}, ${l.repliesWrong} wrong`, passed };
   });
-  tables.push({ title: 'targets (BENCH.md)', columns: ['target', ...stores.map((s) => s.label)], rows: targetRows });
+  tables.push(table(stores.map((s) => s.label)));
 
   tables.push({
     title: `checked before the load: one request each, read to the end (the reply must be the fake's ${REPLY_TOKENS} tokens, and chat's stored whole)`,
@@ -577,13 +487,7 @@ function report({ options, layout, targets, stores, checks, samples, warmupFailu
     ]),
   });
 
-  for (const profile of profiles)
-    tables.push(
-      ...profileTables(
-        profile,
-        `${profile.label} c${profile.connections}, ${profile.sample.requestsPerSecond.toFixed(0)} req/s`,
-      ),
-    );
+  for (const profile of profiles) tables.push(...profileTables(profile, profiledRoundLabel(profile)));
 
   const notes = [
     ...Object.entries(MODES).map(([mode, m]) => `${mode}: ${m.what}`),
@@ -610,46 +514,31 @@ function report({ options, layout, targets, stores, checks, samples, warmupFailu
         "complete or not the fake's"
       );
     }),
-    layout.pinned
-      ? `pinned with taskset: Parley on CPU ${SERVER_CPU}; the load generator and the upstream fake on CPU ${CLIENT_CPU}` +
-        `${stores.length > 1 ? '; the PostgreSQL server is not pinned (it runs wherever the OS puts it, beside either)' : ''}. ` +
-        "CPU columns: share of one core during the round ('load+fake' near 100% means the client side was the limit)"
-      : 'not pinned (no taskset, or fewer than 2 cores): Parley, fake and load generator share the cores',
-    "'other CPU': what the rest of the machine used during the round (share of one core; everything but the server " +
-      `under test and the load side${stores.length > 1 ? ", the PostgreSQL server's work included" : ''}): high ` +
-      'figures mark rounds disturbed by other work on a shared machine',
+    ...placementNotes({
+      layout,
+      serverCpu: SERVER_CPU,
+      clientCpu: CLIENT_CPU,
+      server: 'Parley',
+      client: 'the load generator and the upstream fake',
+      unpinned: unpinnedStores(stores),
+      clientColumn: 'load+fake CPU',
+    }),
+    ...databaseNotes(stores),
+    ...troubleNotes({ targets, layout, summary, problems, warmupFailures }),
   ];
-  for (const store of stores.filter((s) => s.database))
-    notes.push(`${store.label}: database ${store.database}, created for the run and dropped after it`);
-  for (const [c, byTarget] of Object.entries(summary))
-    for (const [label, s] of Object.entries(byTarget))
-      if (layout.pinned && s.clientCpu.median >= 0.9)
-        notes.push(
-          `${label}, c${c}: the load generator's core was saturated (${percent(s.clientCpu.median)}): a lower bound`,
-        );
-  for (const p of problems) notes.push(`FAILED REQUESTS: ${p}`);
-  for (const w of warmupFailures)
-    notes.push(
-      `warm-up, ${w.target}, c${w.connections}: ${w.non2xx} non-2xx, ${w.errors} errors, ${w.incomplete} incomplete`,
-    );
 
   return {
     tables,
     notes,
     data: {
-      config: {
-        ...options,
-        postgres: options.postgres && options.postgres.host,
-        pinned: layout.pinned,
-        replyTokens: REPLY_TOKENS,
-      },
+      config: { ...recordedOptions(options, layout), replyTokens: REPLY_TOKENS },
       targets: TARGETS,
       pass,
       summary,
       overheads,
       checks,
       lengths,
-      profiles: profiles.map((profile) => ({ ...profile, byFunction: profile.byFunction.slice(0, 100) })),
+      profiles: profilesData(profiles),
       samples,
     },
   };

@@ -1,22 +1,21 @@
-import { rmSync } from 'node:fs';
-import { mkdir, mkdtemp, readdir, readFile, writeFile } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
-import { dirname, join } from 'node:path';
+import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
-import { parseArgs } from 'node:util';
 import { cpuLayout, cpuSeconds } from '../lib/cpu.js';
-import { summarizeProfile } from '../lib/cpuprofile.js';
 import { FAKE } from '../lib/fake-openai.js';
+import { fixed, megabytes, percent, perSecond, plusMs, spread, times } from '../lib/format.js';
 import { runLoad } from '../lib/load.js';
-import { cleanEnv, PARLEY_MAIN, parleyCli } from '../lib/parley.js';
-import { atExit, repoRoot, stopProcess } from '../lib/process.js';
-import { startServer, UNLIMITED_TIERS } from '../lib/servers.js';
+import { autocannonNote, placementNotes, troubleNotes } from '../lib/notes.js';
+import { parseLoadOptions, recordedOptions } from '../lib/options.js';
+import { profiledRoundLabel, profileParley, profilesData, profileTables } from '../lib/profile-table.js';
+import { repoRoot } from '../lib/process.js';
+import { announceRounds, failedInRounds, interleavedRounds, summarizeRounds } from '../lib/rounds.js';
+import { fakeUpstreamConfig, startParley, startServer, withParleyStores } from '../lib/servers.js';
 import { ratio, summarize } from '../lib/stats.js';
+import { targetRows } from '../lib/target-table.js';
 
 const TARGETS = { throughput: 0.5, addedP50Ms: 0.3, addedP99Ms: 1, streamedBytes: 0.5, atConnections: 16 };
 const SERVER_CPU = 0;
 const CLIENT_CPU = 1;
-const SETTLE_MS = 300;
 // Below this, a round's count of answers is too coarse a throughput figure (see lib/load.js).
 const MIN_ANSWERS_PER_CONNECTION = 10;
 const PATH = '/v1/chat/completions';
@@ -35,57 +34,12 @@ const MODES = {
 };
 const LABELS = { direct: 'direct to the fake upstream', proxy: 'minimal proxy (undici Pool)', parley: 'Parley' };
 
-const parleyConfig = (upstream) => ({
-  ...UNLIMITED_TIERS,
-  channels: [
-    { name: 'bench', provider: 'openai-compatible', baseUrl: `${upstream}/v1`, apiKeys: ['sk-bench'], models: ['*'] },
-  ],
-});
-
 function parseOptions(argv) {
-  const { values } = parseArgs({
-    args: argv,
-    options: {
-      duration: { type: 'string', default: '5' },
-      rounds: { type: 'string', default: '3' },
-      warmup: { type: 'string', default: '1' },
-      connections: { type: 'string', default: '1,16,256' },
-      profile: { type: 'boolean', default: false },
-      'no-pin': { type: 'boolean', default: false },
-    },
-  });
-  const options = {
-    seconds: Number(values.duration),
-    rounds: Number(values.rounds),
-    warmupSeconds: Number(values.warmup),
-    connections: values.connections.split(',').map(Number),
-    profile: values.profile,
-    pin: !values['no-pin'],
-  };
-  if (
-    !(options.seconds > 0) ||
-    !(options.warmupSeconds >= 0) ||
-    !Number.isInteger(options.rounds) ||
-    options.rounds < 1
-  )
-    throw new Error('--duration (s) must be > 0, --warmup (s) ≥ 0, --rounds ≥ 1');
-  if (!options.connections.every((c) => Number.isInteger(c) && c > 0))
-    throw new Error('--connections takes a comma-separated list of positive integers, e.g. 1,16,256');
-  return options;
-}
-
-/** Parley on a data directory that already holds the bench user; `nodeArgs` go before the script (--cpu-prof…). */
-function startParley({ scratch, env, layout, nodeArgs = [] }) {
-  return startServer({
-    args: [...nodeArgs, PARLEY_MAIN, 'serve'],
-    env,
-    portVar: 'PARLEY_PORT',
-    readyPath: '/readyz',
-    cpu: SERVER_CPU,
-    layout,
-    // Parley also reads parley.config.* from its cwd: an empty directory keeps a stray one out.
-    cwd: scratch,
-  });
+  return parseLoadOptions(argv, {
+    defaults: { duration: 5, rounds: 3, warmup: 1, connections: [1, 16, 256] },
+    // The gateway keeps no conversation: a store adds nothing to measure.
+    postgres: false,
+  }).options;
 }
 
 /** One request outside the load, read to its end and checked, so that the load measures complete answers. */
@@ -148,128 +102,102 @@ export async function run(argv) {
   // The load generator is this process: it and the upstream fake share one core, the server under test has the other.
   layout.pinSelf(CLIENT_CPU);
 
-  const scratch = await mkdtemp(join(tmpdir(), 'parley-bench-gateway-'));
-  const removeScratch = () => rmSync(scratch, { recursive: true, force: true });
-  const forget = atExit(removeScratch);
-  try {
-    const fakeArgs = { args: [join(repoRoot, 'bench/lib/fake-openai.js')], readyPath: '/v1/models', layout };
-    // Two fakes: the one measured directly runs where the servers under test do; the gateways' upstream runs
-    // beside the load generator, so that the gateway has its core to itself.
-    const direct = await startServer({ ...fakeArgs, cpu: SERVER_CPU });
-    const upstream = await startServer({ ...fakeArgs, cpu: CLIENT_CPU });
-    const proxy = await startServer({
-      args: [join(repoRoot, 'bench/lib/minimal-proxy.js')],
-      env: { UPSTREAM: upstream.url },
-      readyPath: '/v1/models',
-      cpu: SERVER_CPU,
-      layout,
-    });
+  const fakeArgs = { args: [join(repoRoot, 'bench/lib/fake-openai.js')], readyPath: '/v1/models', layout };
+  // Two fakes: the one measured directly runs where the servers under test do; the gateways' upstream runs
+  // beside the load generator, so that the gateway has its core to itself.
+  const direct = await startServer({ ...fakeArgs, cpu: SERVER_CPU });
+  const upstream = await startServer({ ...fakeArgs, cpu: CLIENT_CPU });
+  const proxy = await startServer({
+    args: [join(repoRoot, 'bench/lib/minimal-proxy.js')],
+    env: { UPSTREAM: upstream.url },
+    readyPath: '/v1/models',
+    cpu: SERVER_CPU,
+    layout,
+  });
 
-    const configFile = join(scratch, 'bench-config.json');
-    await writeFile(configFile, JSON.stringify(parleyConfig(upstream.url), null, 2));
-    const parleyEnv = {
-      PARLEY_CONFIG: configFile,
-      PARLEY_DATA_DIR: join(scratch, 'data'),
-      PARLEY_HOST: '127.0.0.1',
-      PARLEY_LOG_LEVEL: 'warn',
-    };
-    const cli = { cwd: scratch, env: cleanEnv(parleyEnv) };
-    await parleyCli(['user', 'create', 'bench', '--password', 'bench password 1'], cli);
-    const key = /^key: (pk_\S+)$/m.exec(await parleyCli(['key', 'create', 'bench'], cli))?.[1];
-    if (!key) throw new Error('parley key create printed no key');
-    let parley = await startParley({ scratch, env: parleyEnv, layout });
+  return withParleyStores(
+    { scenario: 'gateway', config: fakeUpstreamConfig(upstream.url), postgres: null },
+    async ({ scratch, stores: [store], servers }) => {
+      const parley = await startParley({ store, cpu: SERVER_CPU, layout });
+      servers.set(store.name, parley);
 
-    const json = { 'content-type': 'application/json' };
-    const targets = [
-      { name: 'direct', url: direct.url, headers: json, serverPid: direct.child.pid, clientPids: [] },
-      { name: 'proxy', url: proxy.url, headers: json, serverPid: proxy.child.pid, clientPids: [upstream.child.pid] },
-      {
+      const json = { 'content-type': 'application/json' };
+      const parleyTarget = (server) => ({
         name: 'parley',
-        url: parley.url,
-        headers: { ...json, authorization: `Bearer ${key}` },
-        serverPid: parley.child.pid,
+        url: server.url,
+        headers: { ...json, authorization: `Bearer ${store.key}` },
+        serverPid: server.child.pid,
         clientPids: [upstream.child.pid],
-      },
-    ];
+      });
+      const targets = [
+        { name: 'direct', url: direct.url, headers: json, serverPid: direct.child.pid, clientPids: [] },
+        { name: 'proxy', url: proxy.url, headers: json, serverPid: proxy.child.pid, clientPids: [upstream.child.pid] },
+        parleyTarget(parley),
+      ];
 
-    const checks = {};
-    for (const target of targets) {
-      for (const mode of Object.keys(MODES)) checks[`${target.name} ${mode}`] = await check(target, mode);
-    }
+      const checks = {};
+      for (const target of targets) {
+        for (const mode of Object.keys(MODES)) checks[`${target.name} ${mode}`] = await check(target, mode);
+      }
 
-    const runs = Object.keys(MODES).length * options.connections.length * targets.length;
-    const estimate = runs * (options.warmupSeconds + options.rounds * options.seconds);
-    process.stderr.write(
-      `  ${runs} runs of ${options.rounds} × ${options.seconds} s, about ${Math.ceil(estimate / 60)} min\n`,
-    );
-
-    // samples[mode][connections][target] = one result per round; warm-up runs only count their errors.
-    const samples = {};
-    const warmupErrors = [];
-    let parleyOk = Object.keys(MODES).length; // the checks above
-    for (const mode of Object.keys(MODES)) {
-      samples[mode] = {};
-      for (const connections of options.connections) {
-        const byTarget = (samples[mode][connections] = Object.fromEntries(targets.map((t) => [t.name, []])));
-        // Rounds interleave the targets, so that the noise of a shared machine falls on all of them alike.
-        for (let round = 0; round <= options.rounds; round++) {
-          for (const target of targets) {
-            const seconds = round ? options.seconds : options.warmupSeconds;
-            if (!seconds) continue;
-            // A run ends by cutting its in-flight requests off; let the last server finish cleaning up (on a
-            // core it may share with the next target) before measuring the next one.
-            await sleep(SETTLE_MS);
+      announceRounds({ runs: Object.keys(MODES).length * options.connections.length * targets.length, ...options });
+      // samples[mode][connections][target name] = one result per round.
+      const samples = {};
+      const warmupFailures = [];
+      let parleyOk = Object.keys(MODES).length; // the checks above
+      for (const mode of Object.keys(MODES)) {
+        const done = await interleavedRounds({
+          targets: modeTargets(targets, mode),
+          ...options,
+          measure: async (target, connections, seconds) => {
             const sample = await measure(target, mode, connections, seconds);
             if (target.name === 'parley') parleyOk += sample.ok;
-            if (round) byTarget[target.name].push(sample);
-            else if (sample.non2xx || sample.errors)
-              warmupErrors.push({ target: target.name, mode, connections, ...sample });
-            const label = round ? `round ${round}/${options.rounds}` : 'warm-up';
-            process.stderr.write(
-              `  ${MODES[mode].label} c${connections} ${label}: ${target.name} ${sample.requestsPerSecond.toFixed(0)} req/s` +
-                ` p50 ${sample.p50Ms?.toFixed(2)} ms${sample.non2xx || sample.errors ? ` (${sample.non2xx} non-2xx, ${sample.errors} errors)` : ''}\n`,
-            );
-          }
+            return sample;
+          },
+        });
+        samples[mode] = done.samples;
+        warmupFailures.push(...done.warmupFailures.map((w) => ({ ...w, mode })));
+      }
+
+      // Usage is recorded off the request path: give the last records a moment, then count them.
+      await sleep(500);
+      const ledger = await usageLedger(parley.url, store.key);
+
+      const profiles = [];
+      if (options.profile) {
+        const connections = TARGETS.atConnections;
+        // One process per mode, so that each profile holds one mode's work only.
+        for (const mode of Object.keys(MODES)) {
+          const profiled = await profileParley({
+            running: parley,
+            store,
+            layout,
+            cpu: SERVER_CPU,
+            dir: join(scratch, `profile-${mode}`),
+            saveAs: join(repoRoot, 'bench/results', `gateway-${mode}.cpuprofile`),
+            measure: (server, seconds) => measure(parleyTarget(server), mode, connections, seconds),
+            warmupSeconds: options.warmupSeconds,
+            seconds: options.seconds,
+          });
+          profiles.push({ mode, label: MODES[mode].label, connections, ...profiled });
         }
       }
-    }
-
-    // Usage is recorded off the request path: give the last records a moment, then count them.
-    await sleep(500);
-    const ledger = await usageLedger(parley.url, key);
-
-    const profiles = [];
-    if (options.profile) {
-      await stopProcess(parley.child);
-      // One process per mode, so that each profile holds one mode's work only.
-      for (const mode of Object.keys(MODES)) {
-        const dir = join(scratch, `profile-${mode}`);
-        await mkdir(dir);
-        parley = await startParley({
-          scratch,
-          env: parleyEnv,
-          layout,
-          nodeArgs: ['--cpu-prof', '--cpu-prof-dir', dir],
-        });
-        const target = { ...targets[2], url: parley.url, serverPid: parley.child.pid };
-        profiles.push(await profileRound(target, mode, parley.child, dir, options));
-      }
-    }
-    return report({
-      options,
-      layout,
-      targets,
-      checks,
-      samples,
-      warmupErrors,
-      ledger: { ...ledger, parleyOk },
-      profiles,
-    });
-  } finally {
-    forget();
-    removeScratch();
-  }
+      return report({
+        options,
+        layout,
+        targets,
+        checks,
+        samples,
+        warmupFailures,
+        ledger: { ...ledger, parleyOk },
+        profiles,
+      });
+    },
+  );
 }
+
+/** The targets as one mode's rounds name them. */
+const modeTargets = (targets, mode) => targets.map((t) => ({ ...t, label: `${LABELS[t.name]}, ${MODES[mode].label}` }));
 
 /** The usage records Parley wrote for the bench user (all of them are this run's: the data dir is new). */
 async function usageLedger(url, key) {
@@ -282,63 +210,19 @@ async function usageLedger(url, key) {
   });
 }
 
-/**
- * One round of `mode` at the target concurrency under `--cpu-prof`, after a warm-up. Only the round's samples
- * are summarised: V8 stamps them with the monotonic clock that process.hrtime reads here too.
- */
-async function profileRound(target, mode, child, dir, options) {
-  const connections = TARGETS.atConnections;
-  await measure(target, mode, connections, Math.max(options.warmupSeconds, 1));
-  // The warm-up ends by cutting requests off, whose clean-up (a first one loads the tokenizer) is not the round's.
-  await sleep(1000);
-  const from = Number(process.hrtime.bigint() / 1000n);
-  const sample = await measure(target, mode, connections, options.seconds);
-  const to = Number(process.hrtime.bigint() / 1000n);
-  // The profile is written when the process exits, as Parley does on SIGTERM.
-  await stopProcess(child);
-  const file = (await readdir(dir)).find((f) => f.endsWith('.cpuprofile'));
-  if (!file) throw new Error(`--cpu-prof wrote no profile\n${child.output()}`);
-  const text = await readFile(join(dir, file), 'utf8');
-  // Kept for a closer look in a profiler (Chrome DevTools, speedscope): the summary shows self time only.
-  const saved = join(repoRoot, 'bench/results', `gateway-${mode}.cpuprofile`);
-  await mkdir(dirname(saved), { recursive: true });
-  await writeFile(saved, text);
-  const raw = JSON.parse(text);
-  const inside = from >= raw.startTime && to <= raw.endTime;
-  return { mode, connections, sample, saved, windowed: inside, ...summarizeProfile(raw, inside ? { from, to } : {}) };
-}
-
-const fixed = (digits) => (v) => (v == null ? null : v.toFixed(digits));
-const perSecond = (v) => (v == null ? null : v.toFixed(0));
-const mbps = (v) => (v == null ? null : (v / 1e6).toFixed(1));
-const percent = (v) => (v == null ? null : `${(v * 100).toFixed(0)}%`);
-const spread = (s, unit) => (s.n ? `${unit(s.median)} (${unit(s.min)}–${unit(s.max)})` : null);
-const times = (r) => (r == null ? null : `${r.toFixed(2)}×`);
-const plusMs = (v) => (v == null ? null : `${v >= 0 ? '+' : ''}${v.toFixed(2)}`);
-const verdict = (text, passed) => (text == null ? null : `${text} ${passed ? 'PASS' : 'FAIL'}`);
-
-function report({ options, layout, targets, checks, samples, warmupErrors, ledger, profiles }) {
+function report({ options, layout, targets, checks, samples, warmupFailures, ledger, profiles }) {
   const fields = ['requestsPerSecond', 'p50Ms', 'p99Ms', 'bytesPerSecond', 'serverCpu', 'clientCpu'];
   const summary = {};
   const ratios = {};
-  const problems = [];
+  const problems = {};
   for (const [mode, byConnections] of Object.entries(samples)) {
-    summary[mode] = {};
+    ({ summary: summary[mode], problems: problems[mode] } = summarizeRounds(
+      byConnections,
+      fields,
+      modeTargets(targets, mode),
+    ));
     ratios[mode] = {};
-    for (const [connections, byTarget] of Object.entries(byConnections)) {
-      const s = (summary[mode][connections] = {});
-      for (const [name, list] of Object.entries(byTarget)) {
-        s[name] = Object.fromEntries(fields.map((f) => [f, summarize(list.map((x) => x[f]))]));
-        const bad = list.filter((x) => x.non2xx || x.errors);
-        s[name].failures = bad.reduce((n, x) => n + x.non2xx + x.errors, 0);
-        for (const x of bad) {
-          const statuses = Object.entries(x.statuses).filter(([code]) => !code.startsWith('2'));
-          problems.push(
-            `${LABELS[name]}, ${MODES[mode].label}, c${connections}: ${x.non2xx} non-2xx` +
-              `${statuses.length ? ` (${statuses.map(([c, n]) => `${c}×${n}`).join(', ')})` : ''}, ${x.errors} errors (${x.timeouts} timeouts)`,
-          );
-        }
-      }
+    for (const [connections, s] of Object.entries(summary[mode])) {
       const med = (name, f) => s[name][f].median;
       ratios[mode][connections] = {
         throughput: ratio(med('parley', 'requestsPerSecond'), med('proxy', 'requestsPerSecond')),
@@ -372,7 +256,7 @@ function report({ options, layout, targets, checks, samples, warmupErrors, ledge
           spread(s.requestsPerSecond, perSecond),
           spread(s.p50Ms, fixed(2)),
           spread(s.p99Ms, fixed(2)),
-          ...(mode === 'stream' ? [spread(s.bytesPerSecond, mbps)] : []),
+          ...(mode === 'stream' ? [spread(s.bytesPerSecond, megabytes)] : []),
           percent(s.serverCpu.median),
           percent(s.clientCpu.median),
           s.failures ? `${s.failures} !` : 0,
@@ -405,13 +289,7 @@ function report({ options, layout, targets, checks, samples, warmupErrors, ledge
     options.connections
       .map((c) => ({ c, v: ratios[mode][c][field] }))
       .reduce((a, b) => (a == null || b.v < a.v ? b : a), null);
-  const pass = {};
-  const targetRows = [];
-  const row = (label, cell) => {
-    const cells = Object.keys(MODES).map(cell);
-    pass[label] = cells.map((c) => c?.passed ?? null);
-    targetRows.push([label, ...cells.map((c) => c && verdict(c.text, c.passed))]);
-  };
+  const { row, table, pass } = targetRows(Object.keys(MODES));
   row(`req/s ≥ ${TARGETS.throughput}× proxy at every concurrency`, (mode) => {
     const w = worst(mode, 'throughput');
     return { text: `worst ${times(w.v)} (c${w.c})`, passed: w.v >= TARGETS.throughput };
@@ -432,17 +310,13 @@ function report({ options, layout, targets, checks, samples, warmupErrors, ledge
     return { text: `worst ${times(w.v)} (c${w.c})`, passed: w.v >= TARGETS.streamedBytes };
   });
   row('no failed requests (non-2xx, errors) in any round', (mode) => {
-    const failed = options.connections.reduce(
-      (n, c) => n + targets.reduce((m, t) => m + summary[mode][c][t.name].failures, 0),
-      0,
+    const failed = failedInRounds(
+      summary[mode],
+      targets.map((t) => t.name),
     );
     return { text: `${failed} failed`, passed: failed === 0 };
   });
-  tables.push({
-    title: 'targets (BENCH.md)',
-    columns: ['target', ...Object.values(MODES).map((m) => m.label)],
-    rows: targetRows,
-  });
+  tables.push(table(Object.values(MODES).map((m) => m.label)));
 
   tables.push({
     title: 'checked before the load: one request each, read to the end (the reply must be the fake’s, whole)',
@@ -473,15 +347,20 @@ function report({ options, layout, targets, checks, samples, warmupErrors, ledge
     }),
   });
 
-  for (const profile of profiles) tables.push(...profileTables(profile));
+  for (const profile of profiles) tables.push(...profileTables(profile, profiledRoundLabel(profile)));
 
   const notes = [
-    `load: autocannon in the runner process, ${options.connections.join('/')} connections, one request in flight each; ` +
-      `${options.warmupSeconds} s warm-up per target and concurrency, then ${options.rounds} rounds interleaving the targets`,
-    layout.pinned
-      ? `pinned with taskset: the server under test (fake, proxy or Parley) on CPU ${SERVER_CPU}; the load generator and the ` +
-        `gateways' upstream fake on CPU ${CLIENT_CPU}. CPU columns: share of one core during the round ('load+fake' near 100% means the client side, not the server, was the limit)`
-      : 'not pinned (no taskset, or fewer than 2 cores): servers, fake and load generator share the cores',
+    autocannonNote(options),
+    ...placementNotes({
+      layout,
+      serverCpu: SERVER_CPU,
+      clientCpu: CLIENT_CPU,
+      server: 'the server under test (fake, proxy or Parley)',
+      client: "the load generator and the gateways' upstream fake",
+      clientColumn: 'load+fake CPU',
+      // The load side's meter here counts the upstream fake too: what is left is not measured apart.
+      otherCpu: false,
+    }),
     'latency: to the last byte of the response, from each response’s hrtime duration (autocannon’s own histogram keeps whole ms); nearest-rank percentiles over all responses of a round',
     'a non-streaming request is sent upstream non-streaming, by Parley and by the proxy alike: both relay one JSON answer',
     'MB/s: whole 2xx responses, headers included; Parley’s frames are not the same size as the fake’s (see body bytes below)',
@@ -492,16 +371,6 @@ function report({ options, layout, targets, checks, samples, warmupErrors, ledge
       `usage ledger: ${ledger.records} records (${ledger.errors} not ok) for ${ledger.parleyOk} 2xx answers from Parley ` +
         '(records ≥ answers: requests cut off at the end of a round are recorded as cancelled)',
     );
-  for (const [mode, byConnections] of Object.entries(summary)) {
-    for (const [c, byTarget] of Object.entries(byConnections)) {
-      for (const [name, s] of Object.entries(byTarget)) {
-        if (layout.pinned && s.clientCpu.median >= 0.9)
-          notes.push(
-            `${LABELS[name]}, ${MODES[mode].label}, c${c}: the load generator’s core was saturated (${percent(s.clientCpu.median)}): a lower bound`,
-          );
-      }
-    }
-  }
   for (const [mode, byConnections] of Object.entries(samples)) {
     for (const [c, byTarget] of Object.entries(byConnections)) {
       for (const [name, list] of Object.entries(byTarget)) {
@@ -516,61 +385,30 @@ function report({ options, layout, targets, checks, samples, warmupErrors, ledge
       }
     }
   }
-  for (const p of problems) notes.push(`FAILED REQUESTS: ${p}`);
-  for (const w of warmupErrors)
+  for (const mode of Object.keys(MODES))
     notes.push(
-      `warm-up, ${LABELS[w.target]}, ${MODES[w.mode].label}, c${w.connections}: ${w.non2xx} non-2xx, ${w.errors} errors`,
+      ...troubleNotes({
+        targets: modeTargets(targets, mode),
+        layout,
+        summary: summary[mode],
+        problems: problems[mode],
+        warmupFailures: warmupFailures.filter((w) => w.mode === mode),
+      }),
     );
 
   return {
     tables,
     notes,
     data: {
-      config: { ...options, pinned: layout.pinned, fake: FAKE },
+      config: { ...recordedOptions(options, layout), fake: FAKE },
       targets: TARGETS,
       pass,
       summary,
       ratios,
       checks,
       ledger,
-      profiles: profiles.map((profile) => ({ ...profile, byFunction: profile.byFunction.slice(0, 100) })),
+      profiles: profilesData(profiles),
       samples,
     },
   };
-}
-
-function profileTables(profile) {
-  const busy = profile.busyMs;
-  const share = (ms) => `${((ms / busy) * 100).toFixed(1)}%`;
-  const self = new Map(profile.byOrigin.map((e) => [e.name, e.ms]));
-  const charged = new Map(profile.byCaller.map((e) => [e.name, e.ms]));
-  const origins = [...new Set([...charged.keys(), ...self.keys()])]
-    .filter((name) => name !== '(idle)')
-    .sort((a, b) => (charged.get(b) ?? 0) - (charged.get(a) ?? 0) || (self.get(b) ?? 0) - (self.get(a) ?? 0))
-    .slice(0, 18);
-  const where = profile.windowed ? 'the measured round only' : 'the whole process (the round could not be isolated)';
-  return [
-    {
-      title:
-        `Parley under --cpu-prof, ${MODES[profile.mode].label} c${profile.connections}, ${profile.sample.requestsPerSecond.toFixed(0)} req/s: ` +
-        `main thread ${busy.toFixed(0)} ms busy of ${profile.totalMs.toFixed(0)} ms (${where}); ` +
-        "'charged' adds the Node and V8 work each package's own frames called",
-      columns: ['where', 'self ms', 'self', 'charged ms', 'charged'],
-      rows: origins.map((name) => [
-        name,
-        (self.get(name) ?? 0).toFixed(0),
-        share(self.get(name) ?? 0),
-        (charged.get(name) ?? 0).toFixed(0),
-        share(charged.get(name) ?? 0),
-      ]),
-    },
-    {
-      title: `top functions by self time, ${MODES[profile.mode].label}`,
-      columns: ['function', 'self ms', 'of busy'],
-      rows: profile.byFunction
-        .filter((e) => e.name !== '(idle)')
-        .slice(0, 20)
-        .map((e) => [e.name, e.ms.toFixed(0), share(e.ms)]),
-    },
-  ];
 }

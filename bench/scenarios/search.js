@@ -1,16 +1,13 @@
-import { rmSync } from 'node:fs';
-import { mkdtemp, writeFile } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { cpuLayout, waitForIdleProcess } from '../lib/cpu.js';
-import { fixed, megabytes, percent, perSecond, spread, verdict } from '../lib/format.js';
+import { fixed, megabytes, percent, perSecond, spread } from '../lib/format.js';
 import { runMeteredLoad } from '../lib/load.js';
-import { placementNotes, troubleNotes } from '../lib/notes.js';
-import { parseLoadOptions, positiveIntegers } from '../lib/options.js';
+import { autocannonNote, databaseNotes, placementNotes, troubleNotes, unpinnedStores } from '../lib/notes.js';
+import { parseLoadOptions, positiveIntegers, recordedOptions } from '../lib/options.js';
 import { waitForIdleDatabase } from '../lib/postgres.js';
-import { profileParley, profileTables } from '../lib/profile-table.js';
-import { atExit, repoRoot, stopProcess } from '../lib/process.js';
-import { announceRounds, interleavedRounds, summarizeRounds } from '../lib/rounds.js';
+import { profiledRoundLabel, profileParley, profilesData, profileTables } from '../lib/profile-table.js';
+import { repoRoot } from '../lib/process.js';
+import { announceRounds, failedInRounds, interleavedRounds, summarizeRounds } from '../lib/rounds.js';
 import {
   LISTED_MATCHES,
   planSearchStore,
@@ -19,8 +16,9 @@ import {
   searchRows,
   wordsOf,
 } from '../lib/search-seed.js';
-import { createUser, parleyStores, startParley, UNLIMITED_TIERS } from '../lib/servers.js';
+import { createUser, startParley, UNLIMITED_TIERS, withParleyStores } from '../lib/servers.js';
 import { inStore, seedStore } from '../lib/store-seed.js';
+import { targetRows } from '../lib/target-table.js';
 
 const TARGETS = { p95Ms: 50, latencyAt: [1, 16] };
 const SERVER_CPU = 0;
@@ -156,115 +154,109 @@ export async function run(argv) {
   // The load generator is this process, on its own core; the servers under test share the other, one loaded at a time.
   layout.pinSelf(CLIENT_CPU);
 
-  const scratch = await mkdtemp(join(tmpdir(), 'parley-bench-search-'));
-  const removeScratch = () => rmSync(scratch, { recursive: true, force: true });
-  const forget = atExit(removeScratch);
-  let stores = null;
-  const servers = new Map();
-  try {
-    const configFile = join(scratch, 'bench-config.json');
-    await writeFile(configFile, JSON.stringify(UNLIMITED_TIERS, null, 2));
-    stores = await parleyStores({ scratch, configFile, postgres: options.postgres, scenario: 'search' });
-    const end = Date.now();
-    const seeding = {};
-    let expected = null;
-    const otherShares = shares(options.otherMessages, options.otherUsers);
-    for (const store of stores.stores) {
-      const others = [];
-      for (let u = 1; u <= options.otherUsers; u++) others.push(await createUser(store, `other${u}`));
-      // One seed for every store: the same text and ids, only the users' ids (made by the CLI) differ.
-      const plan = planSearchStore({
-        owners: [
-          { userId: store.userId, messages: options.messages },
-          ...others.map((userId, u) => ({ userId, messages: otherShares[u] })),
-        ],
-        perConversation: options.perConversation,
-        end,
-      });
-      process.stderr.write(`  seeding ${store.label} with ${options.messages + options.otherMessages} messages\n`);
-      seeding[store.name] = {
-        ...(await seedStore(store, () => searchRows(plan))),
-        conversations: plan.conversationIds.length,
-        index: await indexSize(store),
-      };
-      store.expected = plan.expected;
-      store.scope = scopeConversationIds(plan);
-      expected ??= plan.expected;
-    }
+  return withParleyStores(
+    { scenario: 'search', config: UNLIMITED_TIERS, postgres: options.postgres },
+    async ({ scratch, stores, servers }) => {
+      const end = Date.now();
+      const seeding = {};
+      let expected = null;
+      const otherShares = shares(options.otherMessages, options.otherUsers);
+      for (const store of stores) {
+        const others = [];
+        for (let u = 1; u <= options.otherUsers; u++) others.push(await createUser(store, `other${u}`));
+        // One seed for every store: the same text and ids, only the users' ids (made by the CLI) differ.
+        const plan = planSearchStore({
+          owners: [
+            { userId: store.userId, messages: options.messages },
+            ...others.map((userId, u) => ({ userId, messages: otherShares[u] })),
+          ],
+          perConversation: options.perConversation,
+          end,
+        });
+        process.stderr.write(`  seeding ${store.label} with ${options.messages + options.otherMessages} messages\n`);
+        seeding[store.name] = {
+          ...(await seedStore(store, () => searchRows(plan))),
+          conversations: plan.conversationIds.length,
+          index: await indexSize(store),
+        };
+        store.expected = plan.expected;
+        store.scope = scopeConversationIds(plan);
+        expected ??= plan.expected;
+      }
 
-    const targets = [];
-    for (const store of stores.stores) {
-      servers.set(store.name, await startParley({ store, cpu: SERVER_CPU, layout }));
-      for (const type of TYPES)
-        for (const query of QUERIES)
-          targets.push({
-            name: `${store.name} ${type} ${query.name}`,
-            label: `${store.label}, ${type}, ${query.name}`,
-            store,
-            type,
-            query,
-            expected: store.expected[query.name],
-            scope: store.scope,
-            userId: store.userId,
-            headers: { authorization: `Bearer ${store.key}`, 'content-type': 'application/json' },
-            body: JSON.stringify({ query: query.query, type, limit: PAGE }),
-            url: () => servers.get(store.name).url,
-            pid: () => servers.get(store.name).child.pid,
-            drain: () => drain(store, servers.get(store.name).child.pid),
-          });
-    }
+      const targets = [];
+      for (const store of stores) {
+        servers.set(store.name, await startParley({ store, cpu: SERVER_CPU, layout }));
+        for (const type of TYPES)
+          for (const query of QUERIES)
+            targets.push({
+              name: `${store.name} ${type} ${query.name}`,
+              label: `${store.label}, ${type}, ${query.name}`,
+              store,
+              type,
+              query,
+              expected: store.expected[query.name],
+              scope: store.scope,
+              userId: store.userId,
+              headers: { authorization: `Bearer ${store.key}`, 'content-type': 'application/json' },
+              body: JSON.stringify({ query: query.query, type, limit: PAGE }),
+              url: () => servers.get(store.name).url,
+              pid: () => servers.get(store.name).child.pid,
+              drain: () => drain(store, servers.get(store.name).child.pid),
+            });
+      }
 
-    const checks = {};
-    for (const target of targets) checks[target.name] = await check(target);
+      const checks = {};
+      for (const target of targets) checks[target.name] = await check(target);
 
-    announceRounds({ runs: options.connections.length * targets.length, ...options });
-    const { samples, warmupFailures } = await interleavedRounds({ targets, ...options, measure });
+      announceRounds({ runs: options.connections.length * targets.length, ...options });
+      const { samples, warmupFailures } = await interleavedRounds({ targets, ...options, measure });
 
-    const profiles = [];
-    if (options.profile) {
-      for (const store of stores.stores) {
-        for (const type of TYPES) {
-          const target = targets.find((t) => t.store === store && t.type === type && t.query.name === PROFILED_QUERY);
-          const profiled = await profileParley({
-            running: servers.get(store.name),
-            store,
-            layout,
-            cpu: SERVER_CPU,
-            dir: join(scratch, `profile-${store.name}-${type}`),
-            saveAs: join(repoRoot, 'bench/results', `search-${store.name}-${type}.cpuprofile`),
-            measure: (server, seconds) =>
-              measure({ ...target, url: () => server.url, pid: () => server.child.pid }, PROFILE_CONNECTIONS, seconds),
-            warmupSeconds: options.warmupSeconds,
-            seconds: options.seconds,
-          });
-          profiles.push({ label: target.label, connections: PROFILE_CONNECTIONS, ...profiled });
+      const profiles = [];
+      if (options.profile) {
+        for (const store of stores) {
+          for (const type of TYPES) {
+            const target = targets.find((t) => t.store === store && t.type === type && t.query.name === PROFILED_QUERY);
+            const profiled = await profileParley({
+              running: servers.get(store.name),
+              store,
+              layout,
+              cpu: SERVER_CPU,
+              dir: join(scratch, `profile-${store.name}-${type}`),
+              saveAs: join(repoRoot, 'bench/results', `search-${store.name}-${type}.cpuprofile`),
+              measure: (server, seconds) =>
+                measure(
+                  { ...target, url: () => server.url, pid: () => server.child.pid },
+                  PROFILE_CONNECTIONS,
+                  seconds,
+                ),
+              warmupSeconds: options.warmupSeconds,
+              seconds: options.seconds,
+            });
+            profiles.push({ label: target.label, connections: PROFILE_CONNECTIONS, ...profiled });
+          }
         }
       }
-    }
 
-    return report({
-      options,
-      layout,
-      targets,
-      checks,
-      samples,
-      warmupFailures,
-      seeding,
-      expected,
-      stores: stores.stores,
-      profiles,
-    });
-  } finally {
-    for (const server of servers.values()) await stopProcess(server.child);
-    await stores?.drop();
-    forget();
-    removeScratch();
-  }
+      return report({
+        options,
+        layout,
+        targets,
+        checks,
+        samples,
+        warmupFailures,
+        seeding,
+        expected,
+        stores,
+        profiles,
+      });
+    },
+  );
 }
 
 function report({ options, layout, targets, checks, samples, warmupFailures, seeding, expected, stores, profiles }) {
   const fields = ['requestsPerSecond', 'p50Ms', 'p95Ms', 'p99Ms', 'serverCpu', 'clientCpu', 'restCpu', 'ok', 'drainMs'];
-  const { summary, problems } = summarizeRounds(samples, fields);
+  const { summary, problems } = summarizeRounds(samples, fields, targets);
   // A round with no answer at all (every search outlasted it) has no percentiles.
   const p95Text = (s) => (s.p95Ms.median == null ? 'no answer' : `${fixed(2)(s.p95Ms.median)} ms`);
   const meets = (s) => s.p95Ms.median != null && s.p95Ms.median <= TARGETS.p95Ms;
@@ -322,13 +314,7 @@ function report({ options, layout, targets, checks, samples, warmupFailures, see
     },
   ];
 
-  const pass = {};
-  const targetRows = [];
-  const row = (label, cell) => {
-    const cells = stores.map(cell);
-    pass[label] = cells.map((c) => c.passed);
-    targetRows.push([label, ...cells.map((c) => (c.passed == null ? c.text : verdict(c.text, c.passed)))]);
-  };
+  const { row, table, pass } = targetRows(stores);
   for (const type of TYPES)
     for (const c of TARGETS.latencyAt.filter((c) => options.connections.includes(c)))
       row(`p95 ≤ ${TARGETS.p95Ms} ms, ${type}, c${c} (the slowest query)`, (store) => {
@@ -339,9 +325,9 @@ function report({ options, layout, targets, checks, samples, warmupFailures, see
         return { text: `${p95Text(worst.s)} (${worst.query})`, passed: meets(worst.s) };
       });
   row('no failed requests in any round', (store) => {
-    const failed = options.connections.reduce(
-      (n, c) => n + targets.filter((t) => t.store === store).reduce((m, t) => m + summary[c][t.name].failures, 0),
-      0,
+    const failed = failedInRounds(
+      summary,
+      targets.filter((t) => t.store === store).map((t) => t.name),
     );
     return { text: `${failed} failed`, passed: failed === 0 };
   });
@@ -349,7 +335,7 @@ function report({ options, layout, targets, checks, samples, warmupFailures, see
     text: 'not measured (no embedding provider)',
     passed: null,
   }));
-  tables.push({ title: 'targets (BENCH.md)', columns: ['target', ...stores.map((s) => s.label)], rows: targetRows });
+  tables.push(table(stores.map((s) => s.label)));
 
   tables.push({
     title:
@@ -390,17 +376,10 @@ function report({ options, layout, targets, checks, samples, warmupFailures, see
       return [store.label, total, options.messages, s.conversations, s.seconds.toFixed(1), megabytes(s.bytes), s.index];
     }),
   });
-  for (const profile of profiles)
-    tables.push(
-      ...profileTables(
-        profile,
-        `${profile.label} c${profile.connections}, ${profile.sample.requestsPerSecond.toFixed(0)} req/s`,
-      ),
-    );
+  for (const profile of profiles) tables.push(...profileTables(profile, profiledRoundLabel(profile)));
 
   const notes = [
-    `load: autocannon in the runner process, ${options.connections.join('/')} connections, one request in flight each; ` +
-      `${options.warmupSeconds} s warm-up per target and concurrency, then ${options.rounds} rounds interleaving the targets`,
+    autocannonNote(options),
     `the store: the bench user's ${options.messages} messages in conversations of ${options.perConversation}, and ` +
       `${options.otherMessages} of ${options.otherUsers} other users, all interleaved in time; questions of 20–300 ` +
       'characters, replies of 100–1500, in sentences of words drawn by Zipf’s law from 20,000 (everyday and software ' +
@@ -413,8 +392,9 @@ function report({ options, layout, targets, checks, samples, warmupFailures, see
     `the p95 target is read at c${TARGETS.latencyAt.join(' and c')}; in a closed loop the latency at c16 includes ` +
       'the wait behind the other requests in flight (about connections ÷ req/s)',
     `hybrid search: ${NO_HYBRID}. The BENCH.md row's hybrid figure waits for semantic search`,
-    ...placementNotes({ layout, serverCpu: SERVER_CPU, clientCpu: CLIENT_CPU, postgres: stores.length > 1 }),
-    ...troubleNotes({ stores, layout, summary, problems, warmupFailures }),
+    ...placementNotes({ layout, serverCpu: SERVER_CPU, clientCpu: CLIENT_CPU, unpinned: unpinnedStores(stores) }),
+    ...databaseNotes(stores),
+    ...troubleNotes({ targets, layout, summary, problems, warmupFailures }),
     ...drainNotes(options, targets, samples),
   ];
 
@@ -422,12 +402,7 @@ function report({ options, layout, targets, checks, samples, warmupFailures, see
     tables,
     notes,
     data: {
-      config: {
-        ...options,
-        postgres: options.postgres && options.postgres.host,
-        pinned: layout.pinned,
-        page: PAGE,
-      },
+      config: { ...recordedOptions(options, layout), page: PAGE },
       targets: TARGETS,
       hybrid: NO_HYBRID,
       pass,
@@ -438,7 +413,7 @@ function report({ options, layout, targets, checks, samples, warmupFailures, see
       summary,
       checks,
       seeding,
-      profiles: profiles.map((profile) => ({ ...profile, byFunction: profile.byFunction.slice(0, 100) })),
+      profiles: profilesData(profiles),
       samples,
     },
   };

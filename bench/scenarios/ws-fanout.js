@@ -1,18 +1,18 @@
 import { randomBytes } from 'node:crypto';
-import { rmSync } from 'node:fs';
-import { mkdir, mkdtemp, readFile, writeFile } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
+import { mkdir, readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
-import { parseArgs } from 'node:util';
 import { cpuLayout } from '../lib/cpu.js';
 import { startCpuMeter } from '../lib/cpu-meter.js';
-import { postgresServer } from '../lib/postgres.js';
-import { collectProfile, profileClock, profileTables } from '../lib/profile-table.js';
-import { atExit, repoRoot, stopProcess } from '../lib/process.js';
-import { parleyStores, startParley, startServer, UNLIMITED_TIERS } from '../lib/servers.js';
+import { fixed, percent, perSecond, plusMs, spread, times } from '../lib/format.js';
+import { databaseNotes, placementNotes, unpinnedStores } from '../lib/notes.js';
+import { parseLoadOptions, positiveIntegers, recordedOptions } from '../lib/options.js';
+import { collectProfile, profileClock, profilesData, profileTables } from '../lib/profile-table.js';
+import { repoRoot, stopProcess } from '../lib/process.js';
+import { startParley, startServer, UNLIMITED_TIERS, withParleyStores } from '../lib/servers.js';
 import { serverMemory } from '../lib/server-memory.js';
 import { ratio, summarize } from '../lib/stats.js';
+import { targetRows } from '../lib/target-table.js';
 import { MESSAGE_CHARS, startWsClients } from '../lib/ws-clients.js';
 
 const TARGETS = { deliveryP99Ms: 50, memoryPerSocket: 1.5 };
@@ -34,48 +34,32 @@ const BASELINE_SCRIPT = join(repoRoot, 'bench/lib/ws-broadcast.js');
 const HEARTBEAT_MS = 30_000;
 
 function parseOptions(argv) {
-  const { values } = parseArgs({
-    args: argv,
-    options: {
+  const { options, values } = parseLoadOptions(argv, {
+    defaults: { duration: 30, rounds: 3, warmup: 5 },
+    extra: {
       sockets: { type: 'string', default: '5000' },
       rooms: { type: 'string', default: '100' },
-      duration: { type: 'string', default: '30' },
-      rounds: { type: 'string', default: '3' },
-      warmup: { type: 'string', default: '5' },
-      postgres: { type: 'string' },
       redis: { type: 'string' },
-      profile: { type: 'boolean', default: false },
-      'no-pin': { type: 'boolean', default: false },
     },
   });
-  const options = {
-    sockets: Number(values.sockets),
-    rooms: Number(values.rooms),
-    seconds: Number(values.duration),
-    rounds: Number(values.rounds),
-    warmupSeconds: Number(values.warmup),
-    postgres: postgresServer(values.postgres),
-    redis: values.redis,
-    profile: values.profile,
-    pin: !values['no-pin'],
-  };
-  const whole = (n, least) => Number.isInteger(n) && n >= least;
-  if (!whole(options.seconds, 1) || !whole(options.warmupSeconds, 1) || !whole(options.rounds, 1))
+  // The rooms send one message a second each: a round is whole seconds, its warm-up one at least.
+  if (!Number.isInteger(options.seconds) || !Number.isInteger(options.warmupSeconds) || options.warmupSeconds < 1)
     throw new Error('--duration and --warmup (whole seconds) and --rounds must be at least 1');
-  if (!whole(options.rooms, 1) || !whole(options.sockets, 2 * options.rooms) || options.sockets % options.rooms)
+  const { sockets, rooms } = positiveIntegers(values, ['sockets', 'rooms']);
+  if (sockets < 2 * rooms || sockets % rooms)
     throw new Error('--sockets must be a multiple of --rooms, with at least 2 sockets a room');
-  options.perRoom = options.sockets / options.rooms;
-  if (options.perRoom > MAX_GROUP_MEMBERS)
+  const perRoom = sockets / rooms;
+  if (perRoom > MAX_GROUP_MEMBERS)
     throw new Error(`a group room holds at most ${MAX_GROUP_MEMBERS} members: at most that many sockets a room`);
   // One user per socket of a room, each owning some of the rooms.
-  if (options.rooms > MAX_OWNED_GROUPS * options.perRoom)
-    throw new Error(`too many rooms for ${options.perRoom} users owning at most ${MAX_OWNED_GROUPS} groups each`);
-  if (options.redis !== undefined) {
+  if (rooms > MAX_OWNED_GROUPS * perRoom)
+    throw new Error(`too many rooms for ${perRoom} users owning at most ${MAX_OWNED_GROUPS} groups each`);
+  if (values.redis !== undefined) {
     if (!options.postgres) throw new Error('--redis goes with --postgres: it is the shared state of that Parley');
-    if (!/^rediss?:\/\//.test(options.redis))
-      throw new Error(`--redis takes a redis:// URL, e.g. redis://127.0.0.1:6379 (got ${options.redis})`);
+    if (!/^rediss?:\/\//.test(values.redis))
+      throw new Error(`--redis takes a redis:// URL, e.g. redis://127.0.0.1:6379 (got ${values.redis})`);
   }
-  return options;
+  return { ...options, sockets, rooms, perRoom, redis: values.redis };
 }
 
 /** The soft limit of open files of this process (its children inherit it); null off Linux. */
@@ -290,114 +274,102 @@ export async function run(argv) {
   // The runner only drives the load generator and reads figures between rounds: it stays beside the generator.
   layout.pinSelf(CLIENT_CPU);
 
-  const scratch = await mkdtemp(join(tmpdir(), 'parley-bench-ws-fanout-'));
-  const removeScratch = () => rmSync(scratch, { recursive: true, force: true });
-  const forget = atExit(removeScratch);
-  let stores = null;
-  let client = null;
-  try {
-    const configFile = join(scratch, 'bench-config.json');
-    // Each user holds one socket in every room; the quota is checked on every connect, subscribe and message.
-    const config = { ...UNLIMITED_TIERS, realtime: { maxSocketsPerUser: options.rooms } };
-    await writeFile(configFile, JSON.stringify(config, null, 2));
-    stores = await parleyStores({ scratch, configFile, postgres: options.postgres, scenario: 'ws_fanout' });
-    const postgres = stores.stores.find((s) => s.name === 'postgres');
-    if (postgres && options.redis) {
-      Object.assign(postgres.env, {
-        PARLEY_REDIS_URL: options.redis,
-        // A namespace of the run's own in a Redis others may use; Parley's keys there all expire.
-        PARLEY_REDIS_KEY_PREFIX: `parley_bench_ws_fanout_${randomBytes(4).toString('hex')}:`,
-        PARLEY_SECRET: randomBytes(32).toString('hex'),
-      });
-      postgres.label = 'PostgreSQL + Redis';
-    }
-
-    const targets = [];
-    const layouts = {};
-    for (const store of stores.stores) {
-      process.stderr.write(
-        `  ${store.label}: ${options.perRoom} users, ${options.rooms} group rooms, ${options.sockets} memberships\n`,
-      );
-      const setup = await startParley({ store, cpu: SERVER_CPU, layout });
+  // Each user holds one socket in every room; the quota is checked on every connect, subscribe and message.
+  const config = { ...UNLIMITED_TIERS, realtime: { maxSocketsPerUser: options.rooms } };
+  return withParleyStores(
+    { scenario: 'ws-fanout', config, postgres: options.postgres },
+    async ({ scratch, stores }) => {
+      let client = null;
       try {
-        layouts[store.name] = await makeRooms(setup.url, store, options);
-      } finally {
-        await stopProcess(setup.child);
-      }
-      targets.push({
-        name: store.name,
-        label: `Parley, ${store.label}`,
-        store,
-        ...socketLayout(layouts[store.name]),
-        start: ({ nodeArgs, env }) =>
-          startParley({ store: { ...store, env: { ...store.env, ...env } }, cpu: SERVER_CPU, layout, nodeArgs }),
-      });
-    }
-    // The same rooms and senders for the baseline: it takes any token, and reads none.
-    targets.unshift({
-      name: 'baseline',
-      label: 'bare ws server',
-      ...socketLayout(layouts.sqlite),
-      start: ({ nodeArgs, env }) =>
-        startServer({ args: [...nodeArgs, BASELINE_SCRIPT], env, readyPath: '/readyz', cpu: SERVER_CPU, layout }),
-    });
+        const postgres = stores.find((s) => s.name === 'postgres');
+        if (postgres && options.redis) {
+          Object.assign(postgres.env, {
+            PARLEY_REDIS_URL: options.redis,
+            // A namespace of the run's own in a Redis others may use; Parley's keys there all expire.
+            PARLEY_REDIS_KEY_PREFIX: `parley_bench_ws_fanout_${randomBytes(4).toString('hex')}:`,
+            PARLEY_SECRET: randomBytes(32).toString('hex'),
+          });
+          postgres.label = 'PostgreSQL + Redis';
+        }
 
-    client = await startWsClients({ cpu: CLIENT_CPU, layout });
-    const perRound = options.warmupSeconds + options.seconds + options.sockets / 500 + 10;
-    process.stderr.write(
-      `  ${options.rounds} rounds × ${targets.length} targets, about ${Math.ceil((options.rounds * targets.length * perRound) / 60)} min\n`,
-    );
+        const targets = [];
+        const layouts = {};
+        for (const store of stores) {
+          process.stderr.write(
+            `  ${store.label}: ${options.perRoom} users, ${options.rooms} group rooms, ${options.sockets} memberships\n`,
+          );
+          const setup = await startParley({ store, cpu: SERVER_CPU, layout });
+          try {
+            layouts[store.name] = await makeRooms(setup.url, store, options);
+          } finally {
+            await stopProcess(setup.child);
+          }
+          targets.push({
+            name: store.name,
+            label: `Parley, ${store.label}`,
+            store,
+            ...socketLayout(layouts[store.name]),
+            start: ({ nodeArgs, env }) =>
+              startParley({ store: { ...store, env: { ...store.env, ...env } }, cpu: SERVER_CPU, layout, nodeArgs }),
+          });
+        }
+        // The same rooms and senders for the baseline: it takes any token, and reads none.
+        targets.unshift({
+          name: 'baseline',
+          label: 'bare ws server',
+          ...socketLayout(layouts.sqlite),
+          start: ({ nodeArgs, env }) =>
+            startServer({ args: [...nodeArgs, BASELINE_SCRIPT], env, readyPath: '/readyz', cpu: SERVER_CPU, layout }),
+        });
 
-    const samples = Object.fromEntries(targets.map((t) => [t.name, []]));
-    const sent = Object.fromEntries(targets.map((t) => [t.name, []]));
-    // Rounds interleave the targets, so that the noise of a shared machine falls on all of them alike.
-    for (let round = 1; round <= options.rounds; round++) {
-      for (const target of targets) {
-        const result = await runRound({ target, client, round, options, scratch });
-        samples[target.name].push(result.sample);
-        addCounts(sent[target.name], result.sent);
-        const s = result.sample;
+        client = await startWsClients({ cpu: CLIENT_CPU, layout });
+        const perRound = options.warmupSeconds + options.seconds + options.sockets / 500 + 10;
         process.stderr.write(
-          `  round ${round}/${options.rounds}: ${target.label}: p50 ${s.p50Ms.toFixed(2)} ms, p99 ${s.p99Ms.toFixed(2)} ms, ` +
-            `${(s.rssPerSocket / 1024).toFixed(1)} KiB/socket, other CPU ${((s.restCpu ?? 0) * 100).toFixed(0)}%` +
-            `${s.lost ? `, ${s.lost} lost` : ''}\n`,
+          `  ${options.rounds} rounds × ${targets.length} targets, about ${Math.ceil((options.rounds * targets.length * perRound) / 60)} min\n`,
         );
+
+        const samples = Object.fromEntries(targets.map((t) => [t.name, []]));
+        const sent = Object.fromEntries(targets.map((t) => [t.name, []]));
+        // Rounds interleave the targets, so that the noise of a shared machine falls on all of them alike.
+        for (let round = 1; round <= options.rounds; round++) {
+          for (const target of targets) {
+            const result = await runRound({ target, client, round, options, scratch });
+            samples[target.name].push(result.sample);
+            addCounts(sent[target.name], result.sent);
+            const s = result.sample;
+            process.stderr.write(
+              `  round ${round}/${options.rounds}: ${target.label}: p50 ${s.p50Ms.toFixed(2)} ms, p99 ${s.p99Ms.toFixed(2)} ms, ` +
+                `${(s.rssPerSocket / 1024).toFixed(1)} KiB/socket, other CPU ${((s.restCpu ?? 0) * 100).toFixed(0)}%` +
+                `${s.lost ? `, ${s.lost} lost` : ''}\n`,
+            );
+          }
+        }
+
+        const profiles = [];
+        if (options.profile) {
+          for (const target of targets.filter((t) => t.store)) {
+            const profileDir = join(scratch, `profile-${target.name}`);
+            await mkdir(profileDir);
+            const result = await runRound({ target, client, round: options.rounds + 1, options, scratch, profileDir });
+            addCounts(sent[target.name], result.sent);
+            profiles.push({ label: target.label, sample: result.sample, ...result.profile });
+          }
+        }
+
+        const stored = {};
+        for (const target of targets.filter((t) => t.store))
+          stored[target.name] = await storedCounts(target, layouts[target.name], sent[target.name]);
+
+        return report({ options, layout, targets, samples, stored, profiles });
+      } finally {
+        await client?.stop();
       }
-    }
-
-    const profiles = [];
-    if (options.profile) {
-      for (const target of targets.filter((t) => t.store)) {
-        const profileDir = join(scratch, `profile-${target.name}`);
-        await mkdir(profileDir);
-        const result = await runRound({ target, client, round: options.rounds + 1, options, scratch, profileDir });
-        addCounts(sent[target.name], result.sent);
-        profiles.push({ label: target.label, sample: result.sample, ...result.profile });
-      }
-    }
-
-    const stored = {};
-    for (const target of targets.filter((t) => t.store))
-      stored[target.name] = await storedCounts(target, layouts[target.name], sent[target.name]);
-
-    return report({ options, layout, targets, samples, stored, profiles });
-  } finally {
-    await client?.stop();
-    await stores?.drop();
-    forget();
-    removeScratch();
-  }
+    },
+  );
 }
 
-const fixed = (digits) => (v) => (v == null ? null : v.toFixed(digits));
-const perSecond = (v) => (v == null ? null : v.toFixed(0));
 const kib = (v) => (v == null ? null : (v / 1024).toFixed(2));
 const mib = (v) => (v == null ? null : (v / 2 ** 20).toFixed(1));
-const percent = (v) => (v == null ? null : `${(v * 100).toFixed(0)}%`);
-const spread = (s, unit) => (s.n ? `${unit(s.median)} (${unit(s.min)}–${unit(s.max)})` : null);
-const times = (r) => (r == null ? null : `${r.toFixed(2)}×`);
-const plusMs = (v) => (v == null ? null : `${v >= 0 ? '+' : ''}${v.toFixed(2)}`);
-const verdict = (text, passed) => `${text} ${passed ? 'PASS' : 'FAIL'}`;
 const sizes = (list) => {
   const all = [...new Set(list.flat())].sort((a, b) => a - b);
   return all.length > 1 ? `${all[0]}–${all.at(-1)}` : String(all[0] ?? '—');
@@ -442,6 +414,7 @@ function report({ options, layout, targets, samples, stored, profiles }) {
     });
   }
   const parleys = targets.filter((t) => t.store);
+  const stores = parleys.map((t) => t.store);
   const med = (name, f) => summary[name][f].median;
   const ratios = Object.fromEntries(
     parleys.map((t) => [
@@ -597,13 +570,7 @@ function report({ options, layout, targets, samples, stored, profiles }) {
     },
   ];
 
-  const pass = {};
-  const targetRows = [];
-  const row = (label, cell) => {
-    const cells = parleys.map(cell);
-    pass[label] = cells.map((c) => c.passed);
-    targetRows.push([label, ...cells.map((c) => verdict(c.text, c.passed))]);
-  };
+  const { row, table, pass } = targetRows(parleys);
   row(`p99 delivery ≤ ${TARGETS.deliveryP99Ms} ms`, (t) => {
     const v = med(t.name, 'p99Ms');
     return { text: `${v.toFixed(2)} ms`, passed: v <= TARGETS.deliveryP99Ms };
@@ -623,11 +590,7 @@ function report({ options, layout, targets, samples, stored, profiles }) {
     const s = stored[t.name];
     return { text: `${s.stored}/${s.sent}, ${s.wrong} rooms wrong`, passed: s.wrong === 0 && s.stored === s.sent };
   });
-  tables.push({
-    title: 'targets (BENCH.md)',
-    columns: ['target', ...parleys.map((t) => t.store.label)],
-    rows: targetRows,
-  });
+  tables.push(table(parleys.map((t) => t.store.label)));
 
   tables.push({
     title:
@@ -676,15 +639,16 @@ function report({ options, layout, targets, samples, stored, profiles }) {
       'garbage collection, then the reading), so that garbage not yet collected is not counted; the target is on RSS',
     `Parley pings every socket and checks its credentials again each realtime.heartbeatMs (30 s by default): a ` +
       `measured round of ${options.seconds} s ${options.seconds >= 30 ? 'holds each socket’s heartbeat once' : 'may hold none of them'}`,
-    layout.pinned
-      ? `pinned with taskset: the server under test on CPU ${SERVER_CPU}; the load generator (lib/ws-clients.js, its ` +
-        `own process) and the runner on CPU ${CLIENT_CPU}${parleys.length > 1 ? '; PostgreSQL and Redis are not pinned' : ''}. ` +
-        "CPU columns: share of one core during the measured fan-out; 'other CPU' is the rest of the machine (high " +
-        'figures mark disturbed rounds)'
-      : 'not pinned (no taskset, or fewer than 2 cores): server and load generator share the cores',
+    ...placementNotes({
+      layout,
+      serverCpu: SERVER_CPU,
+      clientCpu: CLIENT_CPU,
+      client: 'the load generator (lib/ws-clients.js, its own process) and the runner',
+      unpinned: [...unpinnedStores(stores), ...(options.redis ? ['Redis'] : [])],
+      during: 'the measured fan-out',
+    }),
+    ...databaseNotes(stores),
   ];
-  for (const t of parleys.filter((t) => t.store.database))
-    notes.push(`${t.store.label}: database ${t.store.database}, created for the run and dropped after it`);
   for (const [name, s] of Object.entries(summary))
     if (s.clientLoopP99Ms.median >= 5)
       notes.push(
@@ -697,10 +661,8 @@ function report({ options, layout, targets, samples, stored, profiles }) {
     notes,
     data: {
       config: {
-        ...options,
-        postgres: options.postgres && options.postgres.host,
+        ...recordedOptions(options, layout),
         redis: options.redis && new URL(options.redis).host,
-        pinned: layout.pinned,
         messageChars: MESSAGE_CHARS,
       },
       targets: TARGETS,
@@ -708,7 +670,7 @@ function report({ options, layout, targets, samples, stored, profiles }) {
       summary,
       ratios,
       stored,
-      profiles: profiles.map((profile) => ({ ...profile, byFunction: profile.byFunction.slice(0, 100) })),
+      profiles: profilesData(profiles),
       samples: Object.fromEntries(
         Object.entries(samples).map(([name, list]) => [name, list.map(({ sentPerRoom: _, ...x }) => x)]),
       ),
