@@ -2,11 +2,12 @@ import { join } from 'node:path';
 import { cpuLayout } from '../lib/cpu.js';
 import { startCpuMeter } from '../lib/cpu-meter.js';
 import { FAKE } from '../lib/fake-openai.js';
-import { fixed, percent, perSecond, plusMs, spread, times } from '../lib/format.js';
+import { fixed, perSecond, plusMs, times } from '../lib/format.js';
 import { databaseNotes, placementNotes, troubleNotes, unpinnedStores } from '../lib/notes.js';
 import { parseLoadOptions, recordedOptions } from '../lib/options.js';
 import { profiledRoundLabel, profileParley, profilesData, profileTables } from '../lib/profile-table.js';
 import { repoRoot } from '../lib/process.js';
+import { cpuCells, roundsTable, spreadCell } from '../lib/rounds-table.js';
 import { announceRounds, failedInRounds, interleavedRounds, summarizeRounds } from '../lib/rounds.js';
 import { fakeUpstreamConfig, startParley, startServer, withParleyStores } from '../lib/servers.js';
 import { ratio } from '../lib/stats.js';
@@ -389,42 +390,22 @@ function report({ options, layout, targets, stores, checks, samples, warmupFailu
   }
 
   const tables = [
-    {
+    roundsTable({
       title:
         `chat against the gateway's streaming path in the same Parley process, ${REPLY_TOKENS}-token reply: ` +
         `median (min–max) of ${options.rounds} rounds × ${options.seconds} s`,
-      columns: [
-        'target',
-        'conns',
-        'req/s',
-        'TTFT p50 ms',
-        'TTFT p99 ms',
-        'total p50 ms',
-        'total p99 ms',
-        'server CPU',
-        'load+fake CPU',
-        'other CPU',
-        'failed',
+      connections: options.connections,
+      targets,
+      summary,
+      cells: [
+        spreadCell('req/s', 'requestsPerSecond', perSecond),
+        spreadCell('TTFT p50 ms', 'ttftP50Ms', fixed(2)),
+        spreadCell('TTFT p99 ms', 'ttftP99Ms', fixed(2)),
+        spreadCell('total p50 ms', 'p50Ms', fixed(2)),
+        spreadCell('total p99 ms', 'p99Ms', fixed(2)),
+        ...cpuCells('load+fake CPU'),
       ],
-      rows: options.connections.flatMap((c) =>
-        targets.map((t) => {
-          const s = summary[c][t.label];
-          return [
-            t.label,
-            c,
-            spread(s.requestsPerSecond, perSecond),
-            spread(s.ttftP50Ms, fixed(2)),
-            spread(s.ttftP99Ms, fixed(2)),
-            spread(s.p50Ms, fixed(2)),
-            spread(s.p99Ms, fixed(2)),
-            percent(s.serverCpu.median),
-            percent(s.clientCpu.median),
-            percent(s.restCpu.median),
-            s.failures ? `${s.failures} !` : 0,
-          ];
-        }),
-      ),
-    },
+    }),
     {
       title: 'chat against the gateway, on the medians (overheads in ms)',
       columns: ['store', 'conns', 'req/s ×gateway', 'TTFT overhead p50', 'TTFT overhead p99', 'total overhead p99'],

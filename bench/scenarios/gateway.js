@@ -2,12 +2,13 @@ import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { cpuLayout, cpuSeconds } from '../lib/cpu.js';
 import { FAKE } from '../lib/fake-openai.js';
-import { fixed, megabytes, percent, perSecond, plusMs, spread, times } from '../lib/format.js';
+import { fixed, megabytes, perSecond, plusMs, times } from '../lib/format.js';
 import { runLoad } from '../lib/load.js';
 import { autocannonNote, placementNotes, troubleNotes } from '../lib/notes.js';
 import { parseLoadOptions, recordedOptions } from '../lib/options.js';
 import { profiledRoundLabel, profileParley, profilesData, profileTables } from '../lib/profile-table.js';
 import { repoRoot } from '../lib/process.js';
+import { cpuCells, roundsTable, spreadCell } from '../lib/rounds-table.js';
 import { announceRounds, failedInRounds, interleavedRounds, summarizeRounds } from '../lib/rounds.js';
 import { fakeUpstreamConfig, startParley, startServer, withParleyStores } from '../lib/servers.js';
 import { ratio, summarize } from '../lib/stats.js';
@@ -69,7 +70,7 @@ async function check(target, mode) {
     if (result.finish !== 'stop') problems.push(`finish_reason ${result.finish}`);
   }
   if (!result.usage) problems.push('no usage');
-  if (problems.length) throw new Error(`${LABELS[target.name]}, ${MODES[mode].label}: ${problems.join('; ')}`);
+  if (problems.length) throw new Error(`${target.label}, ${MODES[mode].label}: ${problems.join('; ')}`);
   return result;
 }
 
@@ -124,14 +125,29 @@ export async function run(argv) {
       const json = { 'content-type': 'application/json' };
       const parleyTarget = (server) => ({
         name: 'parley',
+        label: LABELS.parley,
         url: server.url,
         headers: { ...json, authorization: `Bearer ${store.key}` },
         serverPid: server.child.pid,
         clientPids: [upstream.child.pid],
       });
       const targets = [
-        { name: 'direct', url: direct.url, headers: json, serverPid: direct.child.pid, clientPids: [] },
-        { name: 'proxy', url: proxy.url, headers: json, serverPid: proxy.child.pid, clientPids: [upstream.child.pid] },
+        {
+          name: 'direct',
+          label: LABELS.direct,
+          url: direct.url,
+          headers: json,
+          serverPid: direct.child.pid,
+          clientPids: [],
+        },
+        {
+          name: 'proxy',
+          label: LABELS.proxy,
+          url: proxy.url,
+          headers: json,
+          serverPid: proxy.child.pid,
+          clientPids: [upstream.child.pid],
+        },
         parleyTarget(parley),
       ];
 
@@ -197,7 +213,7 @@ export async function run(argv) {
 }
 
 /** The targets as one mode's rounds name them. */
-const modeTargets = (targets, mode) => targets.map((t) => ({ ...t, label: `${LABELS[t.name]}, ${MODES[mode].label}` }));
+const modeTargets = (targets, mode) => targets.map((t) => ({ ...t, label: `${t.label}, ${MODES[mode].label}` }));
 
 /** The usage records Parley wrote for the bench user (all of them are this run's: the data dir is new). */
 async function usageLedger(url, key) {
@@ -234,36 +250,22 @@ function report({ options, layout, targets, checks, samples, warmupFailures, led
     }
   }
 
-  const tables = Object.keys(samples).map((mode) => ({
-    title: `gateway, ${MODES[mode].label}: POST ${PATH}, median (min–max) of ${options.rounds} rounds × ${options.seconds} s`,
-    columns: [
-      'target',
-      'conns',
-      'req/s',
-      'p50 ms',
-      'p99 ms',
-      ...(mode === 'stream' ? ['MB/s relayed'] : []),
-      'server CPU',
-      'load+fake CPU',
-      'failed',
-    ],
-    rows: options.connections.flatMap((c) =>
-      targets.map(({ name }) => {
-        const s = summary[mode][c][name];
-        return [
-          LABELS[name],
-          c,
-          spread(s.requestsPerSecond, perSecond),
-          spread(s.p50Ms, fixed(2)),
-          spread(s.p99Ms, fixed(2)),
-          ...(mode === 'stream' ? [spread(s.bytesPerSecond, megabytes)] : []),
-          percent(s.serverCpu.median),
-          percent(s.clientCpu.median),
-          s.failures ? `${s.failures} !` : 0,
-        ];
-      }),
-    ),
-  }));
+  const tables = Object.keys(samples).map((mode) =>
+    roundsTable({
+      title: `gateway, ${MODES[mode].label}: POST ${PATH}, median (min–max) of ${options.rounds} rounds × ${options.seconds} s`,
+      connections: options.connections,
+      targets,
+      summary: summary[mode],
+      cells: [
+        spreadCell('req/s', 'requestsPerSecond', perSecond),
+        spreadCell('p50 ms', 'p50Ms', fixed(2)),
+        spreadCell('p99 ms', 'p99Ms', fixed(2)),
+        ...(mode === 'stream' ? [spreadCell('MB/s relayed', 'bytesPerSecond', megabytes)] : []),
+        // The load side's meter counts the upstream fake too: the rest of the machine is not told apart.
+        ...cpuCells('load+fake CPU', { other: false }),
+      ],
+    }),
+  );
 
   tables.push({
     title: 'Parley against the minimal proxy, on the medians (added latency in ms)',

@@ -2,13 +2,14 @@ import { deepStrictEqual } from 'node:assert';
 import { writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { cpuLayout } from '../lib/cpu.js';
-import { fixed, megabytes, percent, perSecond, plusMs, spread, times } from '../lib/format.js';
+import { fixed, megabytes, perSecond, plusMs, times } from '../lib/format.js';
 import { historyRows, planHistory } from '../lib/history-seed.js';
 import { runMeteredLoad } from '../lib/load.js';
 import { autocannonNote, databaseNotes, placementNotes, troubleNotes, unpinnedStores } from '../lib/notes.js';
 import { parseLoadOptions, positiveIntegers, recordedOptions } from '../lib/options.js';
 import { profiledRoundLabel, profileParley, profilesData, profileTables } from '../lib/profile-table.js';
 import { repoRoot } from '../lib/process.js';
+import { cpuCells, roundsTable, spreadCell } from '../lib/rounds-table.js';
 import { announceRounds, interleavedRounds, summarizeRounds } from '../lib/rounds.js';
 import { startParley, startServer, UNLIMITED_TIERS, withParleyStores } from '../lib/servers.js';
 import { ratio } from '../lib/stats.js';
@@ -199,40 +200,21 @@ function report({ options, layout, targets, checks, samples, warmupFailures, see
   }
 
   const tables = [
-    {
+    roundsTable({
       title:
         `history: GET the newest ${PAGE_SIZE} of a conversation's ${options.measured} messages in a store of ` +
         `${options.messages}, median (min–max) of ${options.rounds} rounds × ${options.seconds} s`,
-      columns: [
-        'target',
-        'conns',
-        'req/s',
-        'p50 ms',
-        'p99 ms',
-        'MB/s',
-        'server CPU',
-        'load CPU',
-        'other CPU',
-        'failed',
+      connections: options.connections,
+      targets,
+      summary,
+      cells: [
+        spreadCell('req/s', 'requestsPerSecond', perSecond),
+        spreadCell('p50 ms', 'p50Ms', fixed(2)),
+        spreadCell('p99 ms', 'p99Ms', fixed(2)),
+        spreadCell('MB/s', 'bytesPerSecond', megabytes),
+        ...cpuCells('load CPU'),
       ],
-      rows: options.connections.flatMap((c) =>
-        targets.map((t) => {
-          const s = summary[c][t.name];
-          return [
-            t.label,
-            c,
-            spread(s.requestsPerSecond, perSecond),
-            spread(s.p50Ms, fixed(2)),
-            spread(s.p99Ms, fixed(2)),
-            spread(s.bytesPerSecond, megabytes),
-            percent(s.serverCpu.median),
-            percent(s.clientCpu.median),
-            percent(s.restCpu.median),
-            s.failures ? `${s.failures} !` : 0,
-          ];
-        }),
-      ),
-    },
+    }),
     {
       title: 'Parley against the baseline, on the medians (added latency in ms)',
       columns: ['store', 'conns', 'req/s ×baseline', 'added p50', 'added p99'],

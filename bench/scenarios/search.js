@@ -1,12 +1,13 @@
 import { join } from 'node:path';
 import { cpuLayout, waitForIdleProcess } from '../lib/cpu.js';
-import { fixed, megabytes, percent, perSecond, spread } from '../lib/format.js';
+import { fixed, megabytes, perSecond } from '../lib/format.js';
 import { runMeteredLoad } from '../lib/load.js';
 import { autocannonNote, databaseNotes, placementNotes, troubleNotes, unpinnedStores } from '../lib/notes.js';
 import { parseLoadOptions, positiveIntegers, recordedOptions } from '../lib/options.js';
 import { waitForIdleDatabase } from '../lib/postgres.js';
 import { profiledRoundLabel, profileParley, profilesData, profileTables } from '../lib/profile-table.js';
 import { repoRoot } from '../lib/process.js';
+import { cpuCells, roundsTable, spreadCell } from '../lib/rounds-table.js';
 import { announceRounds, failedInRounds, interleavedRounds, summarizeRounds } from '../lib/rounds.js';
 import {
   LISTED_MATCHES,
@@ -263,47 +264,24 @@ function report({ options, layout, targets, checks, samples, warmupFailures, see
   const total = options.messages + options.otherMessages;
 
   const tables = [
-    {
+    roundsTable({
       title:
         `search: POST /api/v1/search (limit ${PAGE}) as the bench user, whose ${options.messages} messages are among ` +
         `${total} in the store; median (min–max) of ${options.rounds} rounds × ${options.seconds} s`,
-      columns: [
-        'store, type, query',
-        'conns',
-        'req/s',
-        'p50 ms',
-        'p95 ms',
-        'p99 ms',
-        `p95 ≤ ${TARGETS.p95Ms} ms`,
-        'server CPU',
-        'load CPU',
-        'other CPU',
-        'answers',
-        'failed',
+      labelHeader: 'store, type, query',
+      connections: options.connections,
+      targets,
+      summary,
+      cells: [
+        spreadCell('req/s', 'requestsPerSecond', perSecond),
+        spreadCell('p50 ms', 'p50Ms', fixed(2)),
+        spreadCell('p95 ms', 'p95Ms', fixed(2)),
+        spreadCell('p99 ms', 'p99Ms', fixed(2)),
+        [`p95 ≤ ${TARGETS.p95Ms} ms`, (s) => (meets(s) ? 'PASS' : 'FAIL')],
+        ...cpuCells('load CPU'),
+        ['answers', (s) => s.ok.values.reduce((a, b) => a + b, 0)],
       ],
-      rows: [
-        ...options.connections.flatMap((c) =>
-          targets.map((t) => {
-            const s = summary[c][t.name];
-            return [
-              t.label,
-              c,
-              spread(s.requestsPerSecond, perSecond),
-              spread(s.p50Ms, fixed(2)),
-              spread(s.p95Ms, fixed(2)),
-              spread(s.p99Ms, fixed(2)),
-              meets(s) ? 'PASS' : 'FAIL',
-              percent(s.serverCpu.median),
-              percent(s.clientCpu.median),
-              percent(s.restCpu.median),
-              s.ok.values.reduce((a, b) => a + b, 0),
-              s.failures ? `${s.failures} !` : 0,
-            ];
-          }),
-        ),
-        ['hybrid (lexical + semantic), any store', '—', 'not measured', ...Array(9).fill('—')],
-      ],
-    },
+    }),
     {
       title: "what each query matches (the seeder's counts; the same on every store)",
       columns: ['query', 'words', 'what', "bench user's messages", "bench user's conversations", "store's messages"],
@@ -313,6 +291,8 @@ function report({ options, layout, targets, checks, samples, warmupFailures, see
       }),
     },
   ];
+
+  tables[0].rows.push(['hybrid (lexical + semantic), any store', '—', 'not measured', ...Array(9).fill('—')]);
 
   const { row, table, pass } = targetRows(stores);
   for (const type of TYPES)
