@@ -103,8 +103,9 @@ export async function openRuntime(
   const core: Core = createCore(
     { ...config, channels: [...config.channels, ...pulled] },
     {
-      users: new SqlUserRepository(database.db, database.dialect),
-      apiKeys: new SqlApiKeyRepository(database.db),
+      users: new SqlUserRepository(database.db, database.dialect, database.accountChanges),
+      apiKeys: new SqlApiKeyRepository(database.db, database.accountChanges),
+      accountChanges: database.accountChanges,
       passwords: argon2PasswordHasher,
       sessionTokens: createJwtSessionTokens(secret),
       sessionRevocations: new SqlSessionRevocations(database.db),

@@ -1,6 +1,10 @@
 import { createHash } from 'node:crypto';
+import { join } from 'node:path';
+import SQLite from 'better-sqlite3';
+import pg from 'pg';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { PASSWORD, signUp } from './helpers/accounts.js';
+import { DATABASE_URL } from './helpers/env.js';
 import { startServer, type TestServer } from './helpers/server.js';
 
 let server: TestServer;
@@ -113,5 +117,64 @@ describe('API keys', () => {
     const attempt = await api().delete(`/api/v1/keys/${aliceIds[0]}`, { bearer: bob.key });
     expect(attempt.status).toBe(404);
     expect((await api().get('/api/v1/me', { bearer: alice.key })).body.user.id).toBe(alice.id);
+  });
+});
+
+/**
+ * A statement run on the server's database by another connection, as another server, the CLI or an
+ * operator's SQL would.
+ */
+async function runElsewhere(statement: string, parameters: unknown[]): Promise<void> {
+  const { databaseUrl, dataDir } = server.parley.config;
+  if (DATABASE_URL) {
+    const client = new pg.Client({ connectionString: databaseUrl });
+    await client.connect();
+    try {
+      await client.query(statement, parameters);
+    } finally {
+      await client.end();
+    }
+    return;
+  }
+  const file = new SQLite(join(dataDir, 'parley.db'));
+  try {
+    file.prepare(statement.replace(/\$\d+/g, '?')).run(...parameters);
+  } finally {
+    file.close();
+  }
+}
+
+describe('API keys as the server keeps them between requests', () => {
+  it("shows changes to a key's owner made through the API on the next request", async () => {
+    const account = await signUp(api());
+    expect((await api().get('/api/v1/me', { bearer: account.key })).body.user.displayName).not.toBe('Renamed');
+    expect((await api().patch('/api/v1/me', { displayName: 'Renamed' }, { bearer: account.key })).status).toBe(200);
+    expect((await api().get('/api/v1/me', { bearer: account.key })).body.user.displayName).toBe('Renamed');
+  });
+
+  it('shows changes made by another process, and refuses a key revoked there', async () => {
+    const account = await signUp(api());
+    expect((await api().get('/api/v1/me', { bearer: account.key })).body.user.tier).toBe('free');
+
+    await runElsewhere('update users set tier = $1, display_name = $2 where id = $3', ['pro', 'Elsewhere', account.id]);
+    // At once on SQLite; on PostgreSQL as soon as the database's notice arrives.
+    await expect
+      .poll(async () => (await api().get('/api/v1/me', { bearer: account.key })).body.user, { timeout: 2000 })
+      .toMatchObject({ tier: 'pro', displayName: 'Elsewhere' });
+
+    await runElsewhere('update api_keys set revoked_at = $1 where user_id = $2', [Date.now(), account.id]);
+    await expect
+      .poll(async () => (await api().get('/api/v1/me', { bearer: account.key })).status, { timeout: 2000 })
+      .toBe(401);
+  });
+
+  it('refuses an unknown key every time, however often it is tried', async () => {
+    const account = await signUp(api());
+    const forged = `${account.key.slice(0, -4)}AAAA`;
+    for (let i = 0; i < 3; i++) {
+      const res = await api().get('/api/v1/me', { bearer: forged });
+      expect(res.status).toBe(401);
+      expect(res.body.error.message).toBe('Invalid API key');
+    }
   });
 });

@@ -49,7 +49,7 @@ describe('the database', () => {
     afterAll(() => database.close());
 
     it('makes exactly one admin of concurrent first registrations', async () => {
-      const users = new SqlUserRepository(database.db, database.dialect);
+      const users = new SqlUserRepository(database.db, database.dialect, database.accountChanges);
       const now = Date.now();
       const created = await Promise.all(
         ['u1', 'u2', 'u3', 'u4', 'u5'].map((name) =>
@@ -75,7 +75,7 @@ describe('the database', () => {
     });
 
     it('never lets two admins demoting each other at once leave no admin', async () => {
-      const users = new SqlUserRepository(database.db, database.dialect);
+      const users = new SqlUserRepository(database.db, database.dialect, database.accountChanges);
       const admins = async () =>
         (await database.db.selectFrom('users').select('id').where('role', '=', 'admin').execute()).map((r) => r.id);
       const [first] = await admins();

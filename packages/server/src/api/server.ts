@@ -128,11 +128,11 @@ export async function buildServer(deps: ServerDeps): Promise<FastifyInstance> {
   });
 
   await app.register(cookie);
-  await app.register(cors, {
-    origin: config.cors.origins.length ? config.cors.origins : false,
-    credentials: true,
-    exposedHeaders: EXPOSED_HEADERS,
-  });
+  // Without allowed origins there is nothing to answer a browser's cross-origin check with, and a
+  // hook per request to skip: same-origin pages and API clients need no CORS headers.
+  if (config.cors.origins.length) {
+    await app.register(cors, { origin: config.cors.origins, credentials: true, exposedHeaders: EXPOSED_HEADERS });
+  }
   // Plain-HTTP deployments on a LAN are normal for a self-hosted server: do not force upgrades to HTTPS.
   // Set before the handler runs, so that a route with needs of its own (the docs' CSP) can override.
   const security = securityHeaders({

@@ -6,7 +6,7 @@ import { PasswordGuard } from './accounts/password-guard.js';
 import { ProfileService } from './profiles/service.js';
 import type { TriggerRepository } from './triggers/model.js';
 import { TriggerService } from './triggers/service.js';
-import type { ApiKeyRepository, UserRepository } from './accounts/model.js';
+import type { AccountChanges, ApiKeyRepository, UserRepository } from './accounts/model.js';
 import type { PasswordHasher, SessionRevocations, SessionTokens } from './accounts/ports.js';
 import { SessionService } from './accounts/sessions.js';
 import { UserService } from './accounts/users.js';
@@ -47,6 +47,7 @@ import type { WebhookWorker } from './webhooks/worker.js';
 export interface CorePorts {
   users: UserRepository;
   apiKeys: ApiKeyRepository;
+  accountChanges: AccountChanges;
   passwords: PasswordHasher;
   sessionTokens: SessionTokens;
   sessionRevocations: SessionRevocations;
@@ -120,7 +121,7 @@ export function createCore(config: Config, ports: CorePorts): Core {
   const sessions = new SessionService(ports.users, guard, ports.sessionTokens, ports.sessionRevocations, {
     lifetimeMs: config.session.lifetimeSeconds * 1000,
   });
-  const apiKeys = new ApiKeyService(ports.apiKeys, ports.onBackgroundError);
+  const apiKeys = new ApiKeyService(ports.apiKeys, ports.accountChanges, ports.onBackgroundError);
   const usage = new UsageService(ports.usage);
   const events = new DomainEventPublisher(ports.shared.bus, ports.onBackgroundError);
   const completions = new CompletionService(

@@ -14,6 +14,7 @@ import {
   type DatabaseConnection,
   type SqliteDialectConfig,
 } from 'kysely';
+import { postgresAccountChanges, sqliteAccountChanges, type AccountChangeFeed } from './account-changes.js';
 import { migrationProvider } from './migrations/index.js';
 import type { Tables } from './tables.js';
 
@@ -29,6 +30,7 @@ export interface DatabaseOptions {
 export interface Database {
   readonly db: Kysely<Tables>;
   readonly dialect: 'sqlite' | 'postgres';
+  readonly accountChanges: AccountChangeFeed;
   ping(): Promise<void>;
   migrate(): Promise<string[]>;
   close(): Promise<void>;
@@ -39,13 +41,13 @@ const PG_INT8 = 20;
 /** Opens the configured database; only its own driver is loaded. */
 export async function openDatabase(options: DatabaseOptions): Promise<Database> {
   const dialect = options.databaseUrl ? 'postgres' : 'sqlite';
-  const db = new Kysely<Tables>({
-    dialect: dialect === 'postgres' ? await postgresDialect(options) : await sqliteDialect(options.dataDir),
-    plugins: [new CamelCasePlugin()],
-  });
+  const opened = dialect === 'postgres' ? await postgresDialect(options) : await sqliteDialect(options.dataDir);
+  const db = new Kysely<Tables>({ dialect: opened.dialect, plugins: [new CamelCasePlugin()] });
+  const { accountChanges } = opened;
   return {
     db,
     dialect,
+    accountChanges,
     async ping() {
       await sql`select 1`.execute(db);
     },
@@ -56,12 +58,18 @@ export async function openDatabase(options: DatabaseOptions): Promise<Database> 
       return (results ?? []).filter((r) => r.status === 'Success').map((r) => r.migrationName);
     },
     async close() {
+      await accountChanges.close();
       await db.destroy();
     },
   };
 }
 
-async function sqliteDialect(dataDir: string): Promise<SqliteDialect> {
+interface OpenedDialect {
+  dialect: SqliteDialect | PostgresDialect;
+  accountChanges: AccountChangeFeed;
+}
+
+async function sqliteDialect(dataDir: string): Promise<OpenedDialect> {
   const { default: SQLite } = await import('better-sqlite3');
   mkdirSync(dataDir, { recursive: true });
   const file = new SQLite(resolve(join(dataDir, 'parley.db')));
@@ -71,7 +79,10 @@ async function sqliteDialect(dataDir: string): Promise<SqliteDialect> {
   file.pragma('busy_timeout = 5000');
   file.pragma('synchronous = NORMAL');
   file.pragma('foreign_keys = ON');
-  return new SharedFileSqliteDialect({ database: withStatementCache(file) });
+  return {
+    dialect: new SharedFileSqliteDialect({ database: withStatementCache(file) }),
+    accountChanges: sqliteAccountChanges(file),
+  };
 }
 
 /**
@@ -127,7 +138,7 @@ class TransactionalDdlSqliteAdapter extends SqliteAdapter {
   }
 }
 
-async function postgresDialect(options: DatabaseOptions): Promise<PostgresDialect> {
+async function postgresDialect(options: DatabaseOptions): Promise<OpenedDialect> {
   const { default: pg } = await import('pg');
   const pool = new pg.Pool({
     connectionString: options.databaseUrl,
@@ -138,7 +149,11 @@ async function postgresDialect(options: DatabaseOptions): Promise<PostgresDialec
   });
   // Without a listener, a connection dropped while idle would crash the process; the pool replaces it.
   pool.on('error', (err) => options.onError?.(err));
-  return new PostgresDialect({ pool });
+  const accountChanges = postgresAccountChanges(
+    () => new pg.Client({ connectionString: options.databaseUrl, connectionTimeoutMillis: 10_000 }),
+    (err) => options.onError?.(err as Error),
+  );
+  return { dialect: new PostgresDialect({ pool }), accountChanges };
 }
 
 /** Whether an error is a unique-constraint violation, on either database. */

@@ -1,7 +1,8 @@
 import { hash, randomBytes } from 'node:crypto';
 import { Conflict, Forbidden, Invalid, NotFound, Unauthorized } from '../errors.js';
 import { newId } from '../ids.js';
-import type { ApiKey, ApiKeyRepository, User } from './model.js';
+import { KnownKeys } from './known-keys.js';
+import type { AccountChanges, ApiKey, ApiKeyRepository, User } from './model.js';
 import { KEY_NAME, MAX_ACTIVE_KEYS_PER_USER } from './rules.js';
 
 export const API_KEY_PREFIX = 'pk_';
@@ -23,11 +24,16 @@ export function looksLikeApiKey(token: string): boolean {
 }
 
 export class ApiKeyService {
+  private readonly known: KnownKeys;
+
   constructor(
     private readonly keys: ApiKeyRepository,
+    changes: AccountChanges,
     private readonly onBackgroundError: (err: unknown) => void,
     private readonly now: () => number = Date.now,
-  ) {}
+  ) {
+    this.known = new KnownKeys(changes);
+  }
 
   /** Creates a key; the returned `secret` exists only in this answer. */
   async create(user: User, input: { name: string; expiresAt?: number | null }): Promise<ApiKey & { secret: string }> {
@@ -70,7 +76,9 @@ export class ApiKeyService {
 
   /** The user a key belongs to, refusing revoked and expired keys and disabled accounts at once. */
   async authenticate(secret: string): Promise<{ user: User; key: ApiKey }> {
-    const found = await this.keys.findByHashWithUser(hashApiKey(secret));
+    const keyHash = hashApiKey(secret);
+    const found =
+      this.known.get(keyHash) ?? (await this.known.load(keyHash, (hash) => this.keys.findByHashWithUser(hash)));
     if (!found) throw new Unauthorized('Invalid API key');
     const { key, user } = found;
     const now = this.now();
@@ -78,6 +86,8 @@ export class ApiKeyService {
     if (key.expiresAt !== null && key.expiresAt <= now) throw new Unauthorized('API key has expired');
     if (user.disabled) throw new Forbidden('This account is disabled');
     if (key.lastUsedAt === null || now - key.lastUsedAt > TOUCH_INTERVAL_MS) {
+      // Also in the key as kept, so that the next requests do not stamp it again.
+      key.lastUsedAt = now;
       this.keys.touch(key.id, now).catch(this.onBackgroundError);
     }
     return found;

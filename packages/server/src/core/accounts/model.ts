@@ -85,6 +85,21 @@ export interface UserRepository {
   list(options: { limit: number; after?: string }): Promise<User[]>;
 }
 
+/**
+ * News of changes to accounts (users and their API keys), wherever they are made, so that what was
+ * read of them may be kept until they change.
+ */
+export interface AccountChanges {
+  /** `listener` gets the id of a user whose account or keys changed, or nothing when any may have. */
+  onChange(listener: (userId?: string) => void): void;
+  /**
+   * Whether every change is known now, any not yet told having been told first. False while changes
+   * cannot be known (the news connection is down): then nothing read may be kept. Cheap: it is
+   * asked on every request.
+   */
+  current(): boolean;
+}
+
 export interface ApiKeyRepository {
   insert(key: ApiKey): Promise<void>;
   listByUser(userId: string): Promise<ApiKey[]>;

@@ -8,6 +8,7 @@ import * as webhooks from './0006_webhooks.js';
 import * as groups from './0007_groups.js';
 import * as profilesTriggers from './0008_profiles_triggers.js';
 import * as search from './0009_search.js';
+import * as accountChanges from './0010_account_changes.js';
 
 /** Every migration, in order. One set serves SQLite and PostgreSQL. */
 const migrations: Record<string, Migration> = {
@@ -20,6 +21,7 @@ const migrations: Record<string, Migration> = {
   '0007_groups': groups,
   '0008_profiles_triggers': profilesTriggers,
   '0009_search': search,
+  '0010_account_changes': accountChanges,
 };
 
 export const migrationProvider: MigrationProvider = {

@@ -1,4 +1,5 @@
 import type { Kysely } from 'kysely';
+import type { AccountChangeFeed } from '../account-changes.js';
 import type { ApiKey, ApiKeyRepository, User } from '../../core/accounts/model.js';
 import { compiledOnce } from '../compiled.js';
 import type { Tables } from '../tables.js';
@@ -28,7 +29,10 @@ const ownerAlias = <C extends (typeof USER_COLUMNS)[number]>(c: C) =>
   `owner${c[0]!.toUpperCase()}${c.slice(1)}` as OwnerAlias<C>;
 
 export class SqlApiKeyRepository implements ApiKeyRepository {
-  constructor(private readonly db: Kysely<Tables>) {}
+  constructor(
+    private readonly db: Kysely<Tables>,
+    private readonly changes: Pick<AccountChangeFeed, 'changed'>,
+  ) {}
 
   async insert(key: ApiKey): Promise<void> {
     await this.db.insertInto('apiKeys').values(key).execute();
@@ -86,8 +90,9 @@ export class SqlApiKeyRepository implements ApiKeyRepository {
       .where('id', '=', id)
       .where('revokedAt', 'is', null);
     if (userId !== undefined) query = query.where('userId', '=', userId);
-    const result = await query.executeTakeFirst();
-    return Number(result.numUpdatedRows) > 0;
+    const revoked = await query.returning('userId').executeTakeFirst();
+    if (revoked) this.changes.changed(revoked.userId);
+    return revoked !== undefined;
   }
 
   async touch(id: string, at: number): Promise<void> {

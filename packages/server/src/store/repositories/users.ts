@@ -1,4 +1,5 @@
 import type { Kysely, Selectable } from 'kysely';
+import type { AccountChangeFeed } from '../account-changes.js';
 import type { NewUser, Role, Tier, User, UserPatch, UserRepository } from '../../core/accounts/model.js';
 import { NO_PASSWORD } from '../../core/accounts/rules.js';
 import { Conflict } from '../../core/errors.js';
@@ -14,6 +15,7 @@ export class SqlUserRepository implements UserRepository {
   constructor(
     private readonly db: Kysely<Tables>,
     private readonly dialect: 'sqlite' | 'postgres',
+    private readonly changes: Pick<AccountChangeFeed, 'changed'>,
   ) {}
 
   async insert(user: NewUser): Promise<User> {
@@ -76,10 +78,11 @@ export class SqlUserRepository implements UserRepository {
       db.updateTable('users').set(values).where('id', '=', id).returningAll().executeTakeFirst();
     if (!options.keepAnActiveAdmin && !options.outbox) {
       const row = await apply(this.db);
+      if (row) this.changes.changed(id);
       return row && toUser(row);
     }
 
-    return this.db.transaction().execute(async (trx) => {
+    const updated = await this.db.transaction().execute(async (trx) => {
       // Two admins demoting each other at once must not both succeed: on PostgreSQL the admin rows
       // are locked first; on SQLite the transaction holds the write lock from its start.
       if (options.keepAnActiveAdmin && this.dialect === 'postgres') {
@@ -105,6 +108,8 @@ export class SqlUserRepository implements UserRepository {
       if (updated && options.outbox) await writeOutbox(trx, options.outbox(updated));
       return updated;
     });
+    if (updated) this.changes.changed(id);
+    return updated;
   }
 
   async addXp(
@@ -113,7 +118,7 @@ export class SqlUserRepository implements UserRepository {
     levelOf: (xp: number) => number,
     outbox: (before: User, after: User) => OutboxEvent[],
   ): Promise<{ before: User; after: User } | undefined> {
-    return this.db.transaction().execute(async (trx) => {
+    const added = await this.db.transaction().execute(async (trx) => {
       const row = await trx
         .updateTable('users')
         .set((eb) => ({ xp: eb('xp', '+', points) }))
@@ -129,6 +134,8 @@ export class SqlUserRepository implements UserRepository {
       await writeOutbox(trx, outbox(before, after));
       return { before, after };
     });
+    if (added) this.changes.changed(id);
+    return added;
   }
 
   async list({ limit, after }: { limit: number; after?: string }): Promise<User[]> {
