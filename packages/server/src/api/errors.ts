@@ -1,6 +1,7 @@
 import type { FastifyError, FastifyReply, FastifyRequest } from 'fastify';
 import { DomainError, RateLimited, UpstreamRejected, type ErrorCode } from '../core/errors.js';
 import type { LimitState } from '../core/shared-state.js';
+import { ClientGone } from './client-gone.js';
 
 /** An error as every surface sees it before shaping it into its own documented body. */
 export interface ApiError {
@@ -113,6 +114,8 @@ export function setErrorHeaders(reply: FastifyReply, error: unknown, apiError: A
 
 /** Logs what the caller could not have caused; client errors are routine and stay at debug. */
 export function logError(request: FastifyRequest, error: unknown, apiError: ApiError): void {
+  // A client that went away caused the abort itself; there is nothing to fix.
+  if (error instanceof ClientGone) return;
   if (apiError.status >= 500) request.log.error({ err: error }, 'request failed');
   else request.log.debug({ code: apiError.code }, apiError.message);
 }

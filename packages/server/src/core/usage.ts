@@ -57,7 +57,7 @@ export class UsageService {
   }
 
   /** A user's own usage between two instants (default: the last 30 days), grouped by day or model. */
-  summarize(
+  async summarize(
     userId: string,
     query: { from?: number; to?: number; groupBy?: UsageGrouping },
   ): Promise<UsageSummaryRow[]> {
@@ -65,6 +65,8 @@ export class UsageService {
     const from = query.from ?? to - 30 * 24 * 3600 * 1000;
     if (from > to) throw new Invalid('from must not be after to', 'from');
     if (to - from > MAX_RANGE_MS) throw new Invalid('the range from..to may span at most 366 days', 'from');
+    // Records wait a moment to be written in batches: a summary counts every call made before it.
+    await this.records.drain();
     return this.records.summarize({ userId, from, to, groupBy: query.groupBy ?? 'day' });
   }
 }

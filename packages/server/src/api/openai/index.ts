@@ -8,6 +8,7 @@ import { EVENT_STREAM_HEADERS, eventStream } from '../sse.js';
 import { collectCompletion, endingWithError, sseChunks, toChatRequest } from './chat.js';
 import { openAiError } from './errors.js';
 import { ChatCompletionBody, EmbeddingBody } from './schemas.js';
+import { abortOnDisconnect } from '../client-gone.js';
 
 /** Chat requests may carry images inline (data URLs). */
 const CHAT_BODY_LIMIT = 25 * 1024 * 1024;
@@ -99,15 +100,6 @@ function errorEvent(err: unknown): string {
 
 function callContext(request: FastifyRequest, reply: FastifyReply) {
   return { ...callerOf(request, 'openai'), elapsedMs: () => reply.elapsedTime };
-}
-
-/** Aborts the upstream call when the client goes away before its answer is complete. */
-function abortOnDisconnect(reply: FastifyReply): AbortSignal {
-  const controller = new AbortController();
-  reply.raw.once('close', () => {
-    if (!reply.raw.writableFinished) controller.abort(new Error('The client closed the connection'));
-  });
-  return controller.signal;
 }
 
 function modelObject(model: { id: string; provider: string }) {

@@ -4,6 +4,9 @@ import { compiledOnce } from '../compiled.js';
 import type { Tables } from '../tables.js';
 
 const DAY_MS = 86_400_000;
+/** How long a record may wait for others to be written with it. */
+const BATCH_WINDOW_MS = 10;
+const MAX_BATCH = 500;
 
 const USAGE_COLUMNS = [
   'id',
@@ -33,37 +36,50 @@ export class SqlUsageRepository implements UsageRepository {
       .compile(),
   );
 
-  private pending: { record: UsageRecord; done: (err?: unknown) => void }[] = [];
+  private pending: UsageRecord[] = [];
+  private batch: { written: Promise<void>; settle: (err?: unknown) => void } | undefined;
+  private timer: NodeJS.Timeout | undefined;
   private flushing: Promise<void> = Promise.resolve();
 
   /**
-   * Records arriving in the same turn of the event loop are written together, in one transaction:
-   * a lone insert costs SQLite a commit (several times the insert itself), one in a batch does not.
+   * Records arriving within a few milliseconds are written together, in one transaction: a commit
+   * costs SQLite a write to its log and PostgreSQL a round trip, several times an insert in a
+   * batch. The records of a batch share one promise.
    */
   insert(record: UsageRecord): Promise<void> {
-    return new Promise((resolve, reject) => {
-      this.pending.push({ record, done: (err) => (err === undefined ? resolve() : reject(err)) });
-      if (this.pending.length === 1) setImmediate(() => (this.flushing = this.flushing.then(() => this.flush())));
-    });
+    this.pending.push(record);
+    if (!this.batch) {
+      let settle!: (err?: unknown) => void;
+      const written = new Promise<void>((resolve, reject) => {
+        settle = (err) => (err === undefined ? resolve() : reject(err));
+      });
+      this.batch = { written, settle };
+      this.timer = setTimeout(() => this.flush(), BATCH_WINDOW_MS);
+    }
+    const { written } = this.batch;
+    if (this.pending.length >= MAX_BATCH) this.flush();
+    return written;
   }
 
   /** Resolves once every record inserted so far is written. */
   async drain(): Promise<void> {
-    while (this.pending.length) await new Promise((resolve) => setImmediate(resolve));
+    if (this.batch) this.flush();
     await this.flushing;
   }
 
-  private async flush(): Promise<void> {
-    const batch = this.pending;
+  private flush(): void {
+    clearTimeout(this.timer);
+    const records = this.pending;
+    const { settle } = this.batch!;
     this.pending = [];
-    try {
-      await this.db.transaction().execute(async (trx) => {
-        for (const { record } of batch) await trx.executeQuery(this.insertRecord(USAGE_COLUMNS.map((c) => record[c])));
-      });
-      for (const entry of batch) entry.done();
-    } catch (err) {
-      for (const entry of batch) entry.done(err);
-    }
+    this.batch = undefined;
+    this.flushing = this.flushing.then(() => this.write(records).then(() => settle(), settle));
+  }
+
+  private async write(records: UsageRecord[]): Promise<void> {
+    await this.db.transaction().execute(async (trx) => {
+      for (const record of records) await trx.executeQuery(this.insertRecord(USAGE_COLUMNS.map((c) => record[c])));
+    });
   }
 
   async summarize(query: {

@@ -1,12 +1,13 @@
 import multipart from '@fastify/multipart';
 import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox';
-import type { FastifyReply, FastifyRequest } from 'fastify';
+import type { FastifyRequest } from 'fastify';
 import type { Config } from '../../../config/schema.js';
 import { DomainError, Invalid, TooLarge } from '../../../core/errors.js';
 import type { Core } from '../../../core/index.js';
 import type { SpeechProviderInfo } from '../../../core/speech.js';
 import type { NativeApp } from '../../native/types.js';
 import type { SurfaceContext } from '../../surfaces.js';
+import { abortOnDisconnect } from '../../client-gone.js';
 
 const tags = ['zeebee'];
 /** `provider` and `language_code`, plus room for a few a client adds; their values are short. */
@@ -158,13 +159,4 @@ function multipartError(err: unknown, maxBytes: number): unknown {
       return new Invalid('Too many form fields: send "audio", "provider" and "language_code"');
   }
   return new Invalid(`Malformed multipart body: ${(err as Error).message}`);
-}
-
-/** Ends the provider's work when the client goes away before its answer. */
-function abortOnDisconnect(reply: FastifyReply): AbortSignal {
-  const controller = new AbortController();
-  reply.raw.once('close', () => {
-    if (!reply.raw.writableFinished) controller.abort(new Error('The client closed the connection'));
-  });
-  return controller.signal;
 }
