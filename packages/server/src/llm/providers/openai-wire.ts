@@ -1,5 +1,5 @@
 import { StringDecoder } from 'node:string_decoder';
-import { Pool, type Dispatcher } from 'undici';
+import { Pool } from 'undici';
 import {
   UpstreamError,
   type ChatDelta,
@@ -14,6 +14,7 @@ import {
   type TokenUsage,
 } from '../../core/chat-model.js';
 import { undescribedModel, type Provider, type ProviderKind } from './provider.js';
+import { UpstreamExchange } from './upstream-exchange.js';
 
 const ENDPOINTS = ['chat/completions', 'embeddings', 'models'] as const;
 type Endpoint = (typeof ENDPOINTS)[number];
@@ -41,15 +42,13 @@ export function openAiWireProvider(options: {
   const paths = Object.fromEntries(ENDPOINTS.map((e) => [e, new URL(e, root).pathname])) as Record<Endpoint, string>;
 
   async function call(method: 'GET' | 'POST', endpoint: Endpoint, body: unknown, signal: AbortSignal) {
-    let response: Dispatcher.ResponseData;
+    let response: UpstreamExchange;
     try {
-      response = await pool.request({
-        method,
-        path: paths[endpoint],
-        headers,
-        body: body === undefined ? undefined : JSON.stringify(body),
+      response = await UpstreamExchange.send(
+        pool,
+        { method, path: paths[endpoint], headers, body: body === undefined ? undefined : JSON.stringify(body) },
         signal,
-      });
+      );
     } catch (err) {
       if (signal.aborted) throw signal.reason;
       throw new UpstreamError(`Upstream unreachable: ${(err as Error).message}`, true, undefined, { cause: err });
@@ -62,7 +61,7 @@ export function openAiWireProvider(options: {
     const stream = request.stream !== false;
     const response = await call('POST', 'chat/completions', wireBody(request, stream), signal);
     if (!stream) {
-      yield [...fromCompletion((await response.body.json()) as WireCompletion)];
+      yield [...fromCompletion((await response.json()) as WireCompletion)];
       return;
     }
     yield* streamed(response, signal, fromEventStream);
@@ -75,12 +74,12 @@ export function openAiWireProvider(options: {
 
   /** What `read` makes of a streamed response, its failures as upstream errors. */
   async function* streamed<T>(
-    response: Dispatcher.ResponseData,
+    response: UpstreamExchange,
     signal: AbortSignal,
     read: (body: AsyncIterable<Buffer>, signal: AbortSignal) => AsyncGenerator<T>,
   ): AsyncGenerator<T> {
     try {
-      yield* read(response.body, signal);
+      yield* read(response, signal);
     } catch (err) {
       if (signal.aborted) throw signal.reason;
       if (err instanceof UpstreamError) throw err;
@@ -89,7 +88,7 @@ export function openAiWireProvider(options: {
       });
     } finally {
       // A consumer that stops early (a client gone) must not leave the upstream response open.
-      if (!response.body.readableEnded) response.body.destroy();
+      response.give();
     }
   }
 
@@ -112,7 +111,7 @@ export function openAiWireProvider(options: {
         dimensions: request.dimensions,
       };
       const response = await call('POST', 'embeddings', body, signal);
-      const result = (await response.body.json()) as {
+      const result = (await response.json()) as {
         data: { index: number; embedding: number[] }[];
         usage?: { prompt_tokens?: number };
       };
@@ -122,7 +121,7 @@ export function openAiWireProvider(options: {
 
     async listModels(signal: AbortSignal): Promise<ModelInfo[]> {
       const response = await call('GET', 'models', undefined, signal);
-      const list = (await response.body.json()) as { data?: { id: string }[] };
+      const list = (await response.json()) as { data?: { id: string }[] };
       return (list.data ?? []).map((m) => undescribedModel(m.id, options.kind));
     },
 
@@ -534,9 +533,9 @@ function finishReason(reason: string): FinishReason {
       : 'stop';
 }
 
-async function statusError(response: Dispatcher.ResponseData): Promise<UpstreamError> {
+async function statusError(response: UpstreamExchange): Promise<UpstreamError> {
   const status = response.statusCode;
-  const text = await response.body.text().catch(() => '');
+  const text = await response.text().catch(() => '');
   let message = `The upstream answered ${status}`;
   try {
     const parsed = JSON.parse(text) as { error?: { message?: string } | string; message?: string };
