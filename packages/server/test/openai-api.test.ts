@@ -3,6 +3,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { signUp } from './helpers/accounts.js';
 import { DEFAULT_REPLY, OPENAI_TOOL_CALL_ID, TOOL_TRIGGER } from './helpers/fake-upstream.js';
 import { startGateway, type Gateway } from './helpers/gateway.js';
+import { tokenCounter } from '../src/llm/tokens.js';
 
 let gateway: Gateway;
 beforeAll(async () => {
@@ -221,6 +222,22 @@ describe('streams from OpenAI-wire channels, relayed', () => {
       });
       expect(row.ttftMs).toBeGreaterThanOrEqual(0);
       expect(row.latencyMs).toBeGreaterThanOrEqual(row.overheadMs);
+    }
+  });
+
+  it('counts the tokens of a relayed answer itself when the upstream does not', async () => {
+    const quiet = await startGateway();
+    try {
+      quiet.upstreams[0]!.configure({ countsTokens: false });
+      const { chunks } = await streamed(quiet, { stream_options: { include_usage: true } });
+      expect(chunks.map((c) => c.choices[0]?.delta.content ?? '').join('')).toBe(DEFAULT_REPLY);
+      expect(chunks.some((c) => c.usage)).toBe(false);
+      await expect.poll(async () => (await usageRows(quiet)).length).toBe(1);
+      const [row] = await usageRows(quiet);
+      expect(row).toMatchObject({ status: 'ok', completionTokens: tokenCounter().count(DEFAULT_REPLY) });
+      expect(row!.promptTokens).toBeGreaterThan(0);
+    } finally {
+      await quiet.close();
     }
   });
 

@@ -121,7 +121,7 @@ describe('the OpenAI-wire relay', () => {
     expect(error).toBeUndefined();
     expect(batches.map((b) => b.text).join('')).toBe(text);
     for (const batch of batches) expect(batch.text).toMatch(/\n\r?\n$/);
-    expect(batches.map((b) => b.completion).join('')).toBe('héllo 😀 "wörld"\n');
+    expect(batches.map((b) => b.completion()).join('')).toBe('héllo 😀 "wörld"\n');
     expect(batches.find((b) => b.usage)?.usage).toEqual({ promptTokens: 3, completionTokens: 2 });
     expect(batches.at(-1)!.done).toBe(true);
   });

@@ -142,8 +142,11 @@ export interface RelayOptions {
 export interface RelayBatch {
   /** Whole events, ready for the caller. */
   text: string;
-  /** The answer's text among them, for counting tokens when the upstream does not. */
-  completion: string;
+  /**
+   * The answer's text among them, for counting tokens when the upstream does not: found only when
+   * asked, as the upstream's own counts usually come.
+   */
+  completion: () => string;
   /** The upstream's token counts, on the batch that carried them. */
   usage?: TokenUsage;
   /** The last batch of a complete answer. */

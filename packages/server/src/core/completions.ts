@@ -123,7 +123,7 @@ export class CompletionService {
       const count = status === 'ok' ? (text: string) => counter().count(text) : estimateTokens;
       tally.usage ??= {
         promptTokens: request.messages.reduce((sum, m) => sum + count(messageText(m)), 0),
-        completionTokens: count(tally.text),
+        completionTokens: count(readText(tally)),
       };
       record({ status, error, channelId, ttftMs, usage: tally.usage });
     };
@@ -239,7 +239,23 @@ interface Call<R> {
 /** What an answer has used so far: its text, and the upstream's own counts once they come. */
 interface Tally {
   text: string;
+  /** Relayed text not yet read (see `RelayBatch.completion`). */
+  unread?: (() => string)[];
   usage?: TokenUsage;
+}
+
+/**
+ * Relayed batches whose text may wait to be read: few enough that a long answer keeps no more than
+ * a few megabytes of events alive for it.
+ */
+const MAX_UNREAD = 64;
+
+function readText(tally: Tally): string {
+  if (tally.unread?.length) {
+    for (const read of tally.unread) tally.text += read();
+    tally.unread.length = 0;
+  }
+  return tally.text;
 }
 
 /** Passes deltas on up to the finish, the end of an answer. */
@@ -258,7 +274,8 @@ function takeDeltas(batch: ChatDelta[], tally: Tally): { out: ChatDelta[]; last:
 }
 
 function takeRelayed(batch: RelayBatch, tally: Tally): { out: string; last: boolean } {
-  tally.text += batch.completion;
+  // Read only if the upstream does not count the answer itself, which it says at the end.
+  if ((tally.unread ??= []).push(batch.completion) >= MAX_UNREAD) readText(tally);
   if (batch.usage) tally.usage = batch.usage;
   return { out: batch.text, last: batch.done === true };
 }

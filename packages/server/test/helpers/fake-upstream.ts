@@ -15,6 +15,8 @@ export interface FakeUpstreamOptions {
   chunkDelayMs?: number;
   /** Delay before the first byte of the response (headers included), ms — simulates a stall / first-token timeout. */
   firstTokenDelayMs?: number;
+  /** false: never report token counts, even when asked for them, as some OpenAI-compatible servers (default true). */
+  countsTokens?: boolean;
 }
 
 export interface RecordedRequest {
@@ -291,7 +293,7 @@ export async function startFakeUpstream(options: FakeUpstreamOptions = {}): Prom
 
     // With include_usage, OpenAI adds `usage: null` to every chunk and sends the totals in a last chunk
     // with empty `choices`.
-    const includeUsage = body.stream_options?.include_usage === true;
+    const includeUsage = body.stream_options?.include_usage === true && opts.countsTokens !== false;
     const chunk = (delta: unknown, finishReason: string | null = null) => ({
       ...base,
       choices: [{ index: 0, delta, logprobs: null, finish_reason: finishReason }],

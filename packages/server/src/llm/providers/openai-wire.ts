@@ -320,7 +320,7 @@ async function* relayEventStream(
   if (signal.aborted) throw signal.reason;
   // As for deltas: an answer that ends without [DONE] but with a finish reason is complete.
   if (state.finished) {
-    yield { text: DONE_EVENT, completion: '', done: true };
+    yield { text: DONE_EVENT, completion: () => '', done: true };
     return;
   }
   throw new UpstreamError('The upstream ended its stream before finishing the answer', true);
@@ -479,14 +479,19 @@ function scan(text: string, options: RelayOptions, state: { finished: boolean })
   // Chunks come in order, and one with a finish reason is the last with choices.
   const finish = text.lastIndexOf(FINISH);
   if (finish !== -1 && text.charCodeAt(valueAt(text, finish + FINISH.length)) === QUOTE) state.finished = true;
+  return { text, completion: () => contentOf(text), usage, done };
+}
+
+const QUOTE = 34;
+
+/** The answer's text in the chunks of `text`: every string value of a `content` key, in order. */
+function contentOf(text: string): string {
   let completion = '';
   for (const [, piece] of text.matchAll(CONTENT)) {
     if (piece) completion += piece.includes('\\') ? (JSON.parse(`"${piece}"`) as string) : piece;
   }
-  return { text, completion, usage, done };
+  return completion;
 }
-
-const QUOTE = 34;
 
 /** Where the value after a key that ends at `at` begins: past the colon and any white space. */
 function valueAt(text: string, at: number): number {
