@@ -29,8 +29,8 @@ const DATA_VERSION_CHECK_MS = 1;
 /**
  * SQLite: the file's data version changes whenever another connection (the CLI, another process)
  * commits, whatever it wrote. Any such commit counts as a change of every account. Reading the
- * version costs as much as a small query, so it is read at most once a millisecond: sooner than
- * another process can have a request sent once it has committed.
+ * version costs as much as a small query, so it is read at most once a millisecond: what another
+ * process commits counts from the next millisecond.
  */
 export function sqliteAccountChanges(file: SQLite.Database): AccountChangeFeed {
   const dataVersion = file.prepare('pragma data_version').pluck();
