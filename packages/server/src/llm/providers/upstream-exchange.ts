@@ -55,6 +55,8 @@ export class UpstreamExchange implements Dispatcher.DispatchHandler, AsyncIterab
   }
 
   onHeaders(statusCode: number, _headers: unknown, resume: () => void): boolean {
+    // Informational answers (100 Continue, 103 Early Hints) come before the answer itself.
+    if (statusCode < 200) return true;
     this.statusCode = statusCode;
     this.resumeUpstream = resume;
     this.settleAnswered();
