@@ -73,6 +73,8 @@ describe('admin routes', () => {
 
   it('disable a user, whose session and keys are refused at once', async () => {
     const target = await signUp(api());
+    // Used once, so that the server keeps the key: disabling must reach what it keeps.
+    expect((await api().get('/api/v1/me', { bearer: target.key })).status).toBe(200);
     const res = await api().patch(`/api/v1/admin/users/${target.id}`, { disabled: true }, { bearer: admin.key });
     expect(res.status).toBe(200);
     expect(res.body.user.disabled).toBe(true);

@@ -201,6 +201,8 @@ describe('triggers in conversations', () => {
     await expect
       .poll(async () => (await api().get(`/api/v1/profiles/${dora.username}`, as(dora))).body)
       .toMatchObject({ xp: 5, level: 2 });
+    // The key authenticated before the reply still does, and shows the account as it is now.
+    expect((await api().get('/api/v1/me', as(dora))).body.user).toMatchObject({ xp: 5, level: 2 });
 
     // A trigger deleted leaves the conversations it was active in.
     await api().delete(`/api/v1/triggers/${shared.id}`, as(bob));

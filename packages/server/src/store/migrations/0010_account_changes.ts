@@ -3,12 +3,25 @@ import { PostgresAdapter, sql, type Kysely } from 'kysely';
 /** The channel on which PostgreSQL announces changes of accounts, with the user's id as payload. */
 export const ACCOUNT_CHANGES_CHANNEL = 'parley_account_changes';
 
+const ANNOUNCED_USER_COLUMNS = [
+  'username',
+  'password_hash',
+  'display_name',
+  'avatar_url',
+  'is_public',
+  'role',
+  'tier',
+  'disabled',
+  'sessions_valid_after',
+].join(', ');
+
 /**
  * Every server keeps what it read of API keys and their owners until they change. On PostgreSQL,
  * where several servers and the CLI share the database, triggers announce each change of a user or
  * of a key's standing to every listener, whoever made it. (On SQLite the file's data version tells
- * the server of changes by other processes; nothing is needed in the schema.) Stamping a key's last
- * use changes nothing that authentication reads, so it is not announced.
+ * the server of changes by other processes; nothing is needed in the schema.) What changes on every
+ * reply or request is not announced, since nothing read with a key depends on it: XP and level
+ * (whoever shows them reads them afresh) and a key's last use.
  */
 export async function up(db: Kysely<unknown>): Promise<void> {
   if (!(db.getExecutor().adapter instanceof PostgresAdapter)) return;
@@ -27,7 +40,10 @@ export async function up(db: Kysely<unknown>): Promise<void> {
     )
     .execute(db);
   await sql
-    .raw(`create trigger users_changed after update or delete on users for each row execute function account_changed()`)
+    .raw(
+      `create trigger users_changed after update of ${ANNOUNCED_USER_COLUMNS} or delete on users
+        for each row execute function account_changed()`,
+    )
     .execute(db);
   await sql
     .raw(

@@ -118,7 +118,8 @@ export class SqlUserRepository implements UserRepository {
     levelOf: (xp: number) => number,
     outbox: (before: User, after: User) => OutboxEvent[],
   ): Promise<{ before: User; after: User } | undefined> {
-    const added = await this.db.transaction().execute(async (trx) => {
+    // XP changes on every reply and is read afresh where shown: it voids no key (see migration 0010).
+    return this.db.transaction().execute(async (trx) => {
       const row = await trx
         .updateTable('users')
         .set((eb) => ({ xp: eb('xp', '+', points) }))
@@ -134,8 +135,6 @@ export class SqlUserRepository implements UserRepository {
       await writeOutbox(trx, outbox(before, after));
       return { before, after };
     });
-    if (added) this.changes.changed(id);
-    return added;
   }
 
   async list({ limit, after }: { limit: number; after?: string }): Promise<User[]> {

@@ -64,7 +64,9 @@ export function accountRoutes(app: NativeApp, { core }: NativeContext): void {
   app.get(
     '/me',
     { schema: { tags: ['accounts'], summary: 'The current user', response: { 200: UserEnvelope } } },
-    async (request) => ({ user: principalOf(request).user }),
+    // Read afresh: the account a key was authenticated with is kept between requests, and its XP
+    // changes with every reply.
+    async (request) => ({ user: await users.get(principalOf(request).user.id) }),
   );
 
   app.patch(
