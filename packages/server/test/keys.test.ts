@@ -178,3 +178,37 @@ describe('API keys as the server keeps them between requests', () => {
     }
   });
 });
+
+// Only PostgreSQL has a connection to hear of changes on, which a server can lose.
+if (DATABASE_URL) {
+  describe('API keys kept on PostgreSQL', () => {
+    it('keeps nothing while it cannot hear of changes, and listens again', async () => {
+      const account = await signUp(api());
+      expect((await api().get('/api/v1/me', { bearer: account.key })).status).toBe(200);
+      /** The server's listening connections: how many there are, ended when `end` says so. */
+      const listeners = async (end: boolean) => {
+        const client = new pg.Client({ connectionString: server.parley.config.databaseUrl });
+        await client.connect();
+        try {
+          const { rows } = await client.query(
+            `select ${end ? 'pg_terminate_backend(pid)' : 'pid'} from pg_stat_activity
+              where application_name = 'parley-account-changes' and datname = current_database()
+                and query like 'listen %'`,
+          );
+          return rows.length;
+        } finally {
+          await client.end();
+        }
+      };
+      // A key revoked while the server cannot hear of it sends it no notice.
+      expect(await listeners(true)).toBe(1);
+      await runElsewhere('update api_keys set revoked_at = $1 where user_id = $2', [Date.now(), account.id]);
+      await expect
+        .poll(async () => (await api().get('/api/v1/me', { bearer: account.key })).status, { timeout: 2000 })
+        .toBe(401);
+      // Listening again, it has forgotten what it kept before: the key stays refused.
+      await expect.poll(() => listeners(false), { timeout: 5000, interval: 100 }).toBe(1);
+      expect((await api().get('/api/v1/me', { bearer: account.key })).status).toBe(401);
+    });
+  });
+}

@@ -10,6 +10,9 @@ export interface AccountChangeFeed extends AccountChanges {
   close(): Promise<void>;
 }
 
+/** The `application_name` of each server's listening connection, as `pg_stat_activity` shows it. */
+export const ACCOUNT_CHANGES_LISTENER = 'parley-account-changes';
+
 /** How long to wait before listening again after the connection was lost. */
 const RELISTEN_DELAY_MS = 1000;
 

@@ -14,7 +14,12 @@ import {
   type DatabaseConnection,
   type SqliteDialectConfig,
 } from 'kysely';
-import { postgresAccountChanges, sqliteAccountChanges, type AccountChangeFeed } from './account-changes.js';
+import {
+  ACCOUNT_CHANGES_LISTENER,
+  postgresAccountChanges,
+  sqliteAccountChanges,
+  type AccountChangeFeed,
+} from './account-changes.js';
 import { migrationProvider } from './migrations/index.js';
 import type { Tables } from './tables.js';
 
@@ -150,7 +155,12 @@ async function postgresDialect(options: DatabaseOptions): Promise<OpenedDialect>
   // Without a listener, a connection dropped while idle would crash the process; the pool replaces it.
   pool.on('error', (err) => options.onError?.(err));
   const accountChanges = postgresAccountChanges(
-    () => new pg.Client({ connectionString: options.databaseUrl, connectionTimeoutMillis: 10_000 }),
+    () =>
+      new pg.Client({
+        connectionString: options.databaseUrl,
+        connectionTimeoutMillis: 10_000,
+        application_name: ACCOUNT_CHANGES_LISTENER,
+      }),
     (err) => options.onError?.(err as Error),
   );
   return { dialect: new PostgresDialect({ pool }), accountChanges };
